@@ -1,0 +1,3 @@
+from msp_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""The `msp-tui` command: the TUI by default, headless subcommands for scripts and cron.
+
+Exit codes: 0 done, 1 the work failed (the message says why), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from msp_tui import __version__
+from msp_tui.context import Context, open_context
+from msp_tui.secret_store import SecretStoreError
+from msp_tui.store.db import StoreError, latest_schema_version, schema_version
+
+PROG = "msp-tui"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A subcommand could not do its work; the message is shown as-is."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that states a usage error on one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.match(r"argument \w+: invalid choice: '([^']*)'", message)
+        if match:
+            message = f"unknown command '{match.group(1)}'"
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _describe_context(ctx: Context) -> dict[str, object]:
+    return {
+        "version": __version__,
+        "database": ctx.location.display,
+        "schema_version": schema_version(ctx.db),
+        "latest_schema_version": latest_schema_version(),
+        "secrets": ctx.secrets.description,
+    }
+
+
+def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
+    facts = _describe_context(ctx)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    else:
+        width = max(map(len, facts))
+        for key, value in facts.items():
+            print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return EXIT_OK
+
+
+def build_parser() -> Parser:
+    # --db is accepted before or after the command: `msp-tui --db X sync` and `msp-tui sync --db X`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        default=argparse.SUPPRESS,
+        help="database file or URL (sqlite:///PATH, postgresql://...);"
+        " default: MSP_TUI_DB, else msp-tui.db in the user data dir",
+    )
+    parser = Parser(
+        prog=PROG,
+        parents=[common],
+        description=(
+            "Reconcile what vendors count (SpamTitan, Mailprotector) against what the PSA"
+            " (ConnectWise Manage) bills. With no command, opens the terminal UI."
+        ),
+        epilog=(
+            "Environment: MSP_TUI_DB (database path or URL, like --db),"
+            " MSP_TUI_SECRETS=keyring|file (where API keys are kept)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def add_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=description, parents=[common])
+
+    info = add_command(
+        "info",
+        "show where the database and secrets are, and the schema version",
+        "Show the database location, schema version and where secrets are kept.",
+    )
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=cmd_info)
+    return parser
+
+
+def run_tui(ctx: Context) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(
+            f"{PROG}: the terminal UI needs a terminal; for scripts use a subcommand"
+            f" (see '{PROG} --help')",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from msp_tui.app import MspTuiApp
+
+    MspTuiApp(ctx).run()
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[Context, argparse.Namespace], int] | None = getattr(args, "handler", None)
+    try:
+        ctx = open_context(getattr(args, "db", None))
+    except (StoreError, SecretStoreError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        if handler is None:
+            return run_tui(ctx)
+        return handler(ctx, args)
+    except (CommandError, StoreError, SecretStoreError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""What the home screen shows: each integration with its status and counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from peewee import JOIN, Case, fn
+
+from msp_tui.store.models import AccountMapping, Integration, VendorAccount, VendorService
+
+VENDOR_TITLES = {"spamtitan": "SpamTitan", "mailprotector": "Mailprotector"}
+STATUS_TITLES = {
+    "not_connected": "Not connected",
+    "pending": "Pending",
+    "active": "Active",
+    "inactive": "Inactive",
+    "disabled": "Disabled",
+    "error": "Error",
+}
+
+
+@dataclass(frozen=True)
+class IntegrationSummary:
+    name: str
+    vendor: str
+    kind: str
+    status: str
+    last_sync_at: datetime | None
+    accounts: int
+    services: int
+    unmapped_accounts: int
+
+    @property
+    def vendor_title(self) -> str:
+        return VENDOR_TITLES.get(self.vendor, self.vendor)
+
+    @property
+    def status_title(self) -> str:
+        return STATUS_TITLES.get(self.status, self.status)
+
+
+def integration_summaries() -> list[IntegrationSummary]:
+    accounts = (
+        VendorAccount.select(
+            VendorAccount.integration,
+            fn.COUNT(VendorAccount.id).alias("n"),
+            fn.SUM(
+                Case(None, [(AccountMapping.id.is_null() & ~VendorAccount.excluded, 1)], 0)
+            ).alias("unmapped"),
+        )
+        .join(AccountMapping, JOIN.LEFT_OUTER)
+        .group_by(VendorAccount.integration)
+    )
+    per_account = {row.integration_id: (row.n, int(row.unmapped or 0)) for row in accounts}
+    services = VendorService.select(
+        VendorService.integration, fn.COUNT(VendorService.id).alias("n")
+    ).group_by(VendorService.integration)
+    per_service = {row.integration_id: row.n for row in services}
+    return [
+        IntegrationSummary(
+            name=i.name,
+            vendor=i.vendor,
+            kind=i.kind,
+            status=i.status,
+            last_sync_at=i.last_sync_at,
+            accounts=per_account.get(i.id, (0, 0))[0],
+            services=per_service.get(i.id, 0),
+            unmapped_accounts=per_account.get(i.id, (0, 0))[1],
+        )
+        for i in Integration.select().order_by(Integration.name)
+    ]

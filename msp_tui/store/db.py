@@ -1,0 +1,180 @@
+"""Opening the store: where it is, how SQLite is tuned, and bringing the schema up to date.
+
+SQLite runs in WAL mode with a busy timeout so that the TUI, `msp-tui serve` and a cron'd
+`msp-tui sync` can share one file. Write transactions start with BEGIN IMMEDIATE (`writing()`):
+a deferred transaction that reads and then writes can fail with "database is locked" at once,
+whatever the timeout, when another process committed in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect as connect_url
+from playhouse.migrations import Migration, Runner
+
+from msp_tui.paths import default_database_path
+from msp_tui.store.models import MODELS, AppSetting, database_proxy
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_S = 30.0
+# Per connection. journal_mode=wal is not here: it is a property of the file, set once in
+# `_enable_wal`, because setting it races with a second process creating the same file.
+SQLITE_PRAGMAS = {
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": int(BUSY_TIMEOUT_S * 1000),
+}
+
+
+class StoreError(Exception):
+    """The store cannot be opened or upgraded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the store is: a display form for people and the URL peewee connects to."""
+
+    url: str
+    display: str
+    sqlite_path: Path | None
+
+
+def resolve_location(target: str | None = None) -> StoreLocation:
+    """`--db` beats MSP_TUI_DB beats the default file in the user's data dir.
+
+    A target is a filesystem path, `sqlite:///path` or a database URL such as
+    `postgresql://user@host/db`.
+    """
+    target = target or os.environ.get("MSP_TUI_DB") or str(default_database_path())
+    if "://" not in target:
+        path = Path(target).expanduser().resolve()
+        return StoreLocation(f"sqlite:///{path}", str(path), path)
+    scheme, _, rest = target.partition("://")
+    if scheme.startswith("sqlite"):
+        if not rest.startswith("/"):
+            raise StoreError(f"cannot read database URL {target!r}: use sqlite:///PATH")
+        path = Path(rest[1:] or ":memory:").expanduser()
+        path = path if str(path) == ":memory:" else path.resolve()
+        return StoreLocation(f"sqlite:///{path}", str(path), path)
+    # Never echo a URL's password back; keep scheme, host and database name.
+    shown = target
+    if "@" in rest:
+        shown = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return StoreLocation(target, shown, None)
+
+
+def connect(location: StoreLocation) -> Database:
+    if location.sqlite_path is not None:
+        if str(location.sqlite_path) != ":memory:":
+            # The store holds customer names and billing figures: keep its folder private.
+            location.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # peewee keeps one connection per thread, so Textual's thread workers are safe.
+        return SqliteDatabase(
+            str(location.sqlite_path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S
+        )
+    try:
+        return connect_url(location.url)
+    except (RuntimeError, ImportError, ValueError) as exc:
+        raise StoreError(
+            f"cannot use database {location.display}: {exc}"
+            " (for PostgreSQL install the extra: pip install 'msp-tui[postgres]')"
+        ) from exc
+
+
+@contextlib.contextmanager
+def writing(db: Database | None = None) -> Iterator[None]:
+    """One write transaction that takes the write lock up front (see the module docstring)."""
+    db = db or database_proxy.obj
+    if isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            yield
+
+
+def migrate(db: Database, target: str | None = None) -> list[str]:
+    """Apply pending migrations in order; returns their names. Safe to race with a second
+    process: the check and the apply happen under one write lock."""
+    runner = Runner(db, str(MIGRATIONS_DIR))
+    with writing(db):
+        if isinstance(db, PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (0x6D7370,))
+        return runner.up(target)
+
+
+def schema_version(db: Database) -> int:
+    """The number of the newest applied migration (0 for an empty database)."""
+    runner = Runner(db, str(MIGRATIONS_DIR))
+    return max((m.idx for m in runner.status() if m.applied), default=0)
+
+
+def latest_schema_version() -> int:
+    return max(m.idx for m in Migration.load_directory(str(MIGRATIONS_DIR)))
+
+
+def _enable_wal(db: SqliteDatabase) -> None:
+    """Switch the file to WAL. Two processes creating one store at once can see SQLITE_BUSY
+    here without the busy handler being consulted, so retry for as long as the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            mode = db.execute_sql("PRAGMA journal_mode=wal").fetchone()[0]
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            continue
+        if mode != "wal" and str(db.database) != ":memory:":
+            raise StoreError(f"SQLite refused WAL mode for {db.database} (got {mode!r})")
+        return
+
+
+def open_store(location: StoreLocation) -> Database:
+    """Open (creating if need be) the store, migrate it, and bind the models to it."""
+    db = connect(location)
+    try:
+        db.connect(reuse_if_open=True)
+        if isinstance(db, SqliteDatabase):
+            _enable_wal(db)
+        current = schema_version(db)
+        if current > latest_schema_version():
+            raise StoreError(
+                f"{location.display} was written by a newer msp-tui (schema {current});"
+                " upgrade msp-tui to open it"
+            )
+        migrate(db)
+    except StoreError:
+        db.close()
+        raise
+    except Exception as exc:
+        db.close()
+        raise StoreError(f"cannot open database {location.display}: {exc}") from exc
+    database_proxy.initialize(db)
+    return db
+
+
+def store_id() -> str:
+    return AppSetting.get_by_id("store_id").value
+
+
+__all__ = [
+    "MODELS",
+    "StoreError",
+    "StoreLocation",
+    "migrate",
+    "open_store",
+    "resolve_location",
+    "schema_version",
+    "store_id",
+    "writing",
+]

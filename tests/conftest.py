@@ -1,0 +1,34 @@
+"""Every test runs in its own home: XDG dirs under tmp_path, secrets in memory, no MSP_TUI_DB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from msp_tui.context import Context, open_context
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("MSP_TUI_SECRETS", "memory")
+    monkeypatch.delenv("MSP_TUI_DB", raising=False)
+    return home
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+def ctx(db_path: Path) -> Iterator[Context]:
+    context = open_context(str(db_path))
+    yield context
+    context.close()
