@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from msp_tui import __version__
@@ -56,6 +57,51 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
+    from msp_tui.matching import csvio
+    from msp_tui.matching.engine import match_accounts
+
+    try:
+        vendors = csvio.read_parties(args.vendor)
+        psa = csvio.read_parties(args.psa)
+        prior = csvio.read_prior(args.mapped) if args.mapped else []
+    except csvio.InputError as exc:
+        print(f"{PROG} match: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    decisions = match_accounts(vendors, psa, prior)
+    if args.json:
+        text = (
+            json.dumps(
+                [
+                    {
+                        "vendor_id": d.vendor_id,
+                        "psa_id": d.psa_id,
+                        "decision": d.decision,
+                        "score": d.score,
+                        "reason": d.reason,
+                        "suggestions": [
+                            {"psa_id": s.psa_id, "score": s.score} for s in d.suggestions
+                        ],
+                    }
+                    for d in decisions
+                ],
+                indent=1,
+            )
+            + "\n"
+        )
+    else:
+        text = csvio.format_decisions(decisions)
+    csvio.write_text(args.out, text)
+    if args.out is not None and str(args.out) != "-":
+        counts = {k: sum(d.decision == k for d in decisions) for k in ("auto", "suggested", "none")}
+        print(
+            f"{len(decisions)} vendor accounts: {counts['auto']} auto, {counts['suggested']}"
+            f" suggested, {counts['none']} none -> {args.out}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
 def build_parser() -> Parser:
     # --db is accepted before or after the command: `msp-tui --db X sync` and `msp-tui sync --db X`.
     common = argparse.ArgumentParser(add_help=False)
@@ -91,6 +137,41 @@ def build_parser() -> Parser:
     )
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=cmd_info)
+
+    match = add_command(
+        "match",
+        "match vendor accounts to PSA companies from two CSV files",
+        "Decide for each vendor account which PSA company it is: 'auto' (same name after"
+        " normalising legal forms, case and punctuation; the same domain; or a near name that is"
+        " safe), 'suggested' (the best candidate, to confirm) or 'none'. Inputs are CSV with a"
+        " header including id,name (a domain or website column is used when present). Output"
+        " is CSV: vendor_id,psa_id,decision,score.",
+    )
+    match.add_argument(
+        "--vendor",
+        type=Path,
+        required=True,
+        metavar="V.csv",
+        help="vendor accounts: id,name[,domain]",
+    )
+    match.add_argument(
+        "--psa", type=Path, required=True, metavar="P.csv", help="PSA companies: id,name[,website]"
+    )
+    match.add_argument(
+        "--out", type=Path, metavar="OUT.csv", help="where to write (default: stdout)"
+    )
+    match.add_argument(
+        "--mapped",
+        type=Path,
+        metavar="M.csv",
+        help="name,psa_id of accounts already mapped for other integrations",
+    )
+    match.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON with reasons and the top 3 suggestions instead of CSV",
+    )
+    match.set_defaults(handler=cmd_match, needs_store=False)
     return parser
 
 
@@ -110,7 +191,11 @@ def run_tui(ctx: Context) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Callable[[Context, argparse.Namespace], int] | None = getattr(args, "handler", None)
+    handler: Callable[[Context | None, argparse.Namespace], int] | None = getattr(
+        args, "handler", None
+    )
+    if handler is not None and not getattr(args, "needs_store", True):
+        return handler(None, args)
     try:
         ctx = open_context(getattr(args, "db", None))
     except (StoreError, SecretStoreError) as exc:

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from msp_tui.cli import main
+from msp_tui.matching.engine import Party, match_accounts
+from msp_tui.matching.normalize import normalize_name, registrable_domain
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("COOP", "coop"),  # a legal word alone is the name, not nothing
+        ("The Company", "company"),
+        ("Procter & Gamble Company (The)", "procter and gamble"),
+        ("PROCTER AND GAMBLE CO.", "procter and gamble"),
+        ("AB Volvo", "volvo"),
+        ("Data AS", "data"),
+        ("Müller GmbH & Co. KG", "muller"),  # several legal words, stripped until stable
+        ("Nestlé S.A.", "nestle"),
+        ("O'Brien & Sons, L.L.C.", "obrien and sons"),
+        ("Smith & Co", "smith"),
+        ("Acme Intl Inc", "acme international"),
+        ("Acme Corpration", "acme"),  # a mistyped long legal word
+        ("Acme Holdings International", "acme holdings international"),
+        ("E.ON", "eon"),  # dots, but not a domain
+        ("acme-corp.com", "acme"),
+        ("www.acme.co.uk", "acme"),
+        ("https://www.Acme-Corp.co.uk/about", "acme"),
+        ("ACME.COM.AU", "acme"),
+        ("Société Générale", "societe generale"),
+        ("Øresund Bryg A/S", "oresund bryg"),
+    ],
+)
+def test_normalised_keys(name: str, key: str) -> None:
+    assert normalize_name(name).key == key
+
+
+def test_original_and_squashed_forms_are_kept() -> None:
+    n = normalize_name("Acme Corp.")
+    assert n.original == "Acme Corp."
+    assert (n.squash, n.full_squash) == ("acme", "acmecorp")
+    assert normalize_name("acmecorp").key == "acmecorp"
+
+
+@pytest.mark.parametrize(
+    ("value", "domain"),
+    [
+        ("www.acme.co.uk", "acme.co.uk"),
+        ("https://shop.acme.com.au/x", "acme.com.au"),
+        ("admin@Acme.de", "acme.de"),
+        ("acme.local", None),
+        ("E.ON", None),
+        ("Acme Corp", None),
+    ],
+)
+def test_registrable_domains(value: str, domain: str | None) -> None:
+    assert registrable_domain(value) == domain
+
+
+def decide(vendors: list[Party], psa: list[Party], **kw) -> dict[str, tuple[str, str | None]]:
+    return {d.vendor_id: (d.decision, d.psa_id) for d in match_accounts(vendors, psa, **kw)}
+
+
+def test_exact_after_normalising_is_auto_and_a_long_name_is_not() -> None:
+    psa = [Party("1", "Acme Corporation"), Party("2", "Acme Holdings International")]
+    got = decide([Party("a", "ACME, Inc."), Party("b", "Acme Holdings")], psa)
+    assert got["a"] == ("auto", "1")
+    assert got["b"][0] != "auto"
+
+
+def test_one_to_one_unless_the_normalised_names_are_equal() -> None:
+    psa = [Party("1", "Initech Systems LLC")]
+    vendors = [
+        Party("a", "Initech Systems"),
+        Party("b", "INITECH SYSTEMS INC"),  # same normalised name: may share the company
+        Party("c", "Initech Sytsems"),  # a typo of it: near, but the company is taken
+    ]
+    got = decide(vendors, psa)
+    assert got["a"] == got["b"] == ("auto", "1")
+    assert got["c"] == ("suggested", "1")
+
+
+def test_two_near_accounts_never_both_auto_map_to_one_company() -> None:
+    psa = [Party("1", "Globex Logistics")]
+    vendors = [Party("a", "Globex Logisitcs"), Party("b", "Globex Logistcs")]
+    got = decide(vendors, psa)
+    assert [got["a"][0], got["b"][0]].count("auto") <= 1
+    assert {got["a"][1], got["b"][1]} == {"1"}
+
+
+def test_a_safe_typo_is_auto_but_a_changed_letter_is_a_suggestion() -> None:
+    psa = [Party("1", "Brandt Auto Repair Inc."), Party("2", "Petersen Plumbing")]
+    got = decide([Party("a", "Brantd Auto Repair"), Party("b", "Peterson Plumbing")], psa)
+    assert got["a"] == ("auto", "1")
+    assert got["b"] == ("suggested", "2")
+
+
+def test_different_numbers_never_auto_map() -> None:
+    got = decide([Party("a", "Unit 7 Solutions")], [Party("1", "Unit 8 Solutions")])
+    assert got["a"][0] == "suggested"
+
+
+def test_same_domain_maps_and_shared_mail_domains_do_not() -> None:
+    psa = [
+        Party("1", "Northwind Traders Ltd", "https://www.northwind.co.uk"),
+        Party("2", "Contoso Pharmaceuticals", "gmail.com"),
+    ]
+    got = decide(
+        [Party("a", "NW Traders", "northwind.co.uk"), Party("b", "Contoso Pharma", "gmail.com")],
+        psa,
+    )
+    assert got["a"] == ("auto", "1")
+    assert got["b"][0] != "auto"
+    # An account named by its domain, as SpamTitan domain groups often are.
+    assert decide([Party("c", "www.northwind.co.uk")], psa)["c"] == ("auto", "1")
+
+
+def test_ambiguous_equal_names_are_suggestions_unless_the_legal_form_decides() -> None:
+    psa = [Party("1", "Acme Inc"), Party("2", "Acme LLC")]
+    got = decide([Party("a", "ACME INC."), Party("b", "Acme")], psa)
+    assert got["a"] == ("auto", "1")
+    assert got["b"][0] == "suggested"
+
+
+def test_a_mapping_made_for_another_integration_is_reused() -> None:
+    psa = [Party("1", "Stark Industries"), Party("2", "Wayne Enterprises")]
+    got = decide([Party("a", "Bruce's Company")], psa, prior=[("Bruce's Company", "2")])
+    assert got["a"] == ("auto", "2")
+
+
+def test_suggestions_keep_the_top_three() -> None:
+    psa = [
+        Party(str(i), f"Acme Dental {w}") for i, w in enumerate(["East", "West", "North", "South"])
+    ]
+    [d] = match_accounts([Party("a", "Acme Dental")], psa)
+    assert d.decision == "suggested"
+    assert len(d.suggestions) == 3
+    assert d.psa_id == d.suggestions[0].psa_id
+
+
+# --- msp-tui match -------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def test_match_command_writes_one_row_per_vendor_row(tmp_path: Path) -> None:
+    vendor = write_csv(tmp_path / "v.csv", [["id", "name", "domain"], ["10", "ACME CORP", ""],
+                                            ["11", "Globex Intl", ""], ["12", "Hooli", ""],
+                                            ["13", "Initech Systms", ""]])  # fmt: skip
+    psa_rows = [["id", "name"], ["1", "Acme Corporation"], ["2", "Globex International Inc"],
+                ["3", "Initech Systems LLC"], ["4", "Initrode"]]  # fmt: skip
+    psa = write_csv(tmp_path / "p.csv", psa_rows)
+    out = tmp_path / "out.csv"
+    assert main(["match", "--vendor", str(vendor), "--psa", str(psa), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "vendor_id,psa_id,decision,score"
+    rows = {r["vendor_id"]: r for r in csv.DictReader(lines)}
+    assert list(rows) == ["10", "11", "12", "13"]
+    assert (rows["10"]["psa_id"], rows["10"]["decision"]) == ("1", "auto")
+    assert (rows["11"]["psa_id"], rows["11"]["decision"]) == ("2", "auto")
+    assert (rows["12"]["psa_id"], rows["12"]["decision"]) == ("", "none")
+    assert rows["13"]["decision"] == "auto" and float(rows["13"]["score"]) >= 90
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (None, "v.csv: no such file"),
+        ([], "v.csv: row 1: the file is empty"),
+        ([["id", "title"], ["1", "Acme"]], "v.csv: row 1: the header has no 'name' column"),
+        ([["name"], ["Acme"]], "v.csv: row 1: the header has no 'id' column"),
+        ([["id", "name"], ["1", "Acme"], ["2", "B"], ["1", "C"]],
+         "v.csv: row 4: duplicate id '1' (first on row 2)"),
+        ([["id", "name"]], "v.csv: row 2: no rows after the header"),
+    ],
+)  # fmt: skip
+def test_match_input_errors_exit_2_naming_file_and_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows, expected: str
+) -> None:
+    vendor = tmp_path / "v.csv"
+    if rows is not None:
+        write_csv(vendor, rows)
+    psa = write_csv(tmp_path / "p.csv", [["id", "name"], ["1", "Acme"]])
+    out = tmp_path / "out.csv"
+    assert main(["match", "--vendor", str(vendor), "--psa", str(psa), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert expected in err
+    assert not out.exists()
