@@ -13,17 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from msp_tui import __version__
+from msp_tui import __version__, commands
 from msp_tui.context import Context, open_context
 from msp_tui.secret_store import SecretStoreError
 from msp_tui.store.db import StoreError, latest_schema_version, schema_version
 
 PROG = "msp-tui"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """A subcommand could not do its work; the message is shown as-is."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -125,10 +121,10 @@ def build_parser() -> Parser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     def add_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=summary, description=description, parents=[common])
+        return subcommands.add_parser(name, help=summary, description=description, parents=[common])
 
     info = add_command(
         "info",
@@ -172,6 +168,96 @@ def build_parser() -> Parser:
         help="print JSON with reasons and the top 3 suggestions instead of CSV",
     )
     match.set_defaults(handler=cmd_match, needs_store=False)
+
+    psa = add_command(
+        "psa", "connect the PSA (ConnectWise Manage)", "Connect the PSA msp-tui bills against."
+    )
+    psa_kinds = psa.add_subparsers(dest="psa_kind", metavar="KIND", required=True)
+    cw = psa_kinds.add_parser(
+        "set", help="set the ConnectWise Manage connection", parents=[common],
+        description="Save the ConnectWise Manage connection after checking it with a real"
+        " call (/system/info). The private key is read from the environment variable named by"
+        " --private-key-env, or from a hidden prompt; it is kept in the secret store.",
+    )  # fmt: skip
+    cw.add_argument("psa_vendor", choices=["connectwise"], metavar="connectwise")
+    cw.add_argument(
+        "--site",
+        required=True,
+        metavar="URL",
+        help="https://HOST (http://127.0.0.1:PORT for a local simulator)",
+    )
+    cw.add_argument("--company", required=True, metavar="ID", help="the ConnectWise company id")
+    cw.add_argument("--public-key", required=True, metavar="K")
+    cw.add_argument("--client-id", required=True, metavar="ID", help="your integration's clientId")
+    cw.add_argument(
+        "--private-key-env",
+        metavar="VAR",
+        help="environment variable holding the private key (else a hidden prompt)",
+    )
+    cw.add_argument("--codebase", default="v4_6_release", help="default: %(default)s")
+    cw.add_argument("--name", default="connectwise", help=argparse.SUPPRESS)
+    cw.add_argument("--no-check", action="store_true", help="save without calling ConnectWise")
+    cw.set_defaults(handler=commands.cmd_psa_set)
+
+    integrations = add_command(
+        "integrations", "add and list vendor integrations", "Add and list vendor integrations."
+    )
+    actions = integrations.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a vendor integration", parents=[common],
+                             description="Add a vendor integration.")  # fmt: skip
+    vendors = add.add_subparsers(dest="vendor", metavar="VENDOR", required=True)
+    st = vendors.add_parser(
+        "spamtitan", help="SpamTitan (pulled: URL and API key)", parents=[common],
+        description="Add a SpamTitan integration after checking the key with a real call. The"
+        " API key is read from the environment variable named by --api-key-env, or from a"
+        " hidden prompt.",
+    )  # fmt: skip
+    st.add_argument("--name", help="a name for it (default: spamtitan)")
+    st.add_argument("--url", required=True, help="https://HOST[/restapi]")
+    st.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key")
+    st.add_argument(
+        "--modules",
+        type=commands.parse_modules,
+        default="billing",
+        help="billing,alerts (default: billing)",
+    )
+    st.add_argument("--no-check", action="store_true", help="save without calling SpamTitan")
+    st.set_defaults(handler=commands.cmd_integrations_add_spamtitan)
+    listing = actions.add_parser(
+        "list",
+        help="list integrations",
+        parents=[common],
+        description="List integrations with status and counts.",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=commands.cmd_integrations_list)
+
+    sync = add_command(
+        "sync", "sync the PSA and pull integrations",
+        "Read the PSA and pulled vendors and store what they say, one transaction per source"
+        " (a failed source keeps its previous data). Exit 0 ok, 1 when a sync failed.",
+    )  # fmt: skip
+    sync.add_argument("name", nargs="?", metavar="NAME", help="one integration, or 'psa'")
+    sync.add_argument("--all", action="store_true", help="every source (the default)")
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="read everything (quick reads usage of mapped accounts only)",
+    )
+    sync.add_argument("--json", action="store_true", help="print a JSON summary per source")
+    sync.set_defaults(handler=commands.cmd_sync)
+
+    export = add_command("export", "export data as CSV or JSON", "Export data as CSV or JSON.")
+    what = export.add_subparsers(dest="what", metavar="WHAT", required=True)
+    usage = what.add_parser(
+        "usage",
+        help="the latest usage count per account and service",
+        parents=[common],
+        description="The latest usage counts.",
+    )
+    usage.add_argument("--format", choices=["csv", "json"], default="csv")
+    usage.add_argument("--out", type=Path, metavar="FILE", help="default: stdout")
+    usage.set_defaults(handler=commands.cmd_export_usage)
     return parser
 
 
@@ -205,7 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             return run_tui(ctx)
         return handler(ctx, args)
-    except (CommandError, StoreError, SecretStoreError) as exc:
+    except commands.UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (commands.CommandError, StoreError, SecretStoreError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -1,0 +1,273 @@
+"""ConnectWise Manage (ConnectWise PSA) REST API 3.0: the companies, products and agreements we
+bill against, boards for alert tickets, and the writes reconciliation makes.
+
+Lists are read in pages of 1000 by following the Link header. Only live companies (not deleted)
+and the agreements that take part in reconciliation are read; prospects are kept but flagged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from adapters.errors import MalformedResponse, Secret
+from adapters.http import HttpClient, RetryPolicy
+from adapters.records import (
+    Board,
+    PsaAdditionRecord,
+    PsaAgreementRecord,
+    PsaCompanyRecord,
+    PsaProductRecord,
+)
+
+VENDOR = "ConnectWise"
+PAGE_SIZE = 1000
+DEFAULT_CODEBASE = "v4_6_release"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def site_url(site: str) -> str:
+    """`https://na.myconnectwise.net` as given; plain http only for a loopback simulator."""
+    site = site.strip().rstrip("/")
+    if "://" not in site:
+        site = f"https://{site}"
+    url = httpx.URL(site)
+    if not url.host:
+        raise ValueError(f"not a URL: {site!r}")
+    if url.scheme != "https" and not (url.scheme == "http" and url.host in LOOPBACK_HOSTS):
+        raise ValueError(f"{site}: ConnectWise needs https (http only for 127.0.0.1)")
+    return site
+
+
+@dataclass(frozen=True)
+class ConnectWiseCredentials:
+    site: str
+    company_id: str
+    public_key: Secret
+    private_key: Secret
+    client_id: str
+    codebase: str = DEFAULT_CODEBASE
+
+    def authorization(self) -> str:
+        raw = f"{self.company_id}+{self.public_key.reveal()}:{self.private_key.reveal()}"
+        return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def _date(value: Any) -> date | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _ref(value: Any, key: str = "id") -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _float(value: Any, default: float | None = 0.0) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class ConnectWiseAdapter:
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        credentials: ConnectWiseCredentials,
+        *,
+        concurrency: int = 6,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.credentials = credentials
+        codebase = credentials.codebase.strip("/")
+        self.http = HttpClient(
+            f"{site_url(credentials.site)}/{codebase}/apis/3.0/",
+            vendor=VENDOR,
+            headers={
+                "Authorization": credentials.authorization(),
+                "clientId": credentials.client_id,
+                "Content-Type": "application/json",
+            },
+            concurrency=concurrency,
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ConnectWiseAdapter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def _all(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        async for page in self.http.pages(path, {**params, "pageSize": PAGE_SIZE, "page": 1}):
+            rows.extend(r for r in page if isinstance(r, dict))
+        return rows
+
+    async def authenticate(self) -> dict[str, Any]:
+        info = await self.http.get_json("system/info")
+        if not isinstance(info, dict):
+            raise MalformedResponse(VENDOR, "ConnectWise's /system/info reply is not an object")
+        return info
+
+    async def companies(self) -> list[PsaCompanyRecord]:
+        rows = await self._all(
+            "company/companies",
+            conditions="deletedFlag=false",
+            fields="id,identifier,name,website,status,types,deletedFlag",
+        )
+        return [
+            PsaCompanyRecord(
+                external_id=int(r["id"]),
+                identifier=str(r.get("identifier") or r["id"]),
+                name=str(r.get("name") or r.get("identifier") or r["id"]),
+                website=r.get("website") or None,
+                status=_ref(r.get("status"), "name"),
+                is_prospect=any(
+                    "prospect" in str(_ref(t, "name") or "").lower() for t in r.get("types") or []
+                ),
+            )
+            for r in rows
+        ]
+
+    async def products(self) -> list[PsaProductRecord]:
+        rows = await self._all(
+            "procurement/catalog",
+            fields="id,identifier,description,inactiveFlag,recurringFlag,price",
+        )
+        return [
+            PsaProductRecord(
+                external_id=int(r["id"]),
+                identifier=str(r.get("identifier") or r["id"]),
+                description=str(r.get("description") or ""),
+                inactive=bool(r.get("inactiveFlag")),
+                recurring=bool(r.get("recurringFlag")),
+                price=_float(r.get("price"), None),
+            )
+            for r in rows
+        ]
+
+    async def agreements(self) -> list[PsaAgreementRecord]:
+        """Active agreements, and cancelled ones (their lines show as stale)."""
+        rows = await self._all(
+            "finance/agreements",
+            conditions='agreementStatus="Active" or cancelledFlag=true',
+            fields="id,name,company,agreementStatus,cancelledFlag,billingCycle",
+        )
+        return [
+            PsaAgreementRecord(
+                external_id=int(r["id"]),
+                company_id=int(_ref(r.get("company"))),
+                name=str(r.get("name") or r["id"]),
+                agreement_status=r.get("agreementStatus"),
+                cancelled=bool(r.get("cancelledFlag")),
+                billing_cycle=_ref(r.get("billingCycle"), "name"),
+            )
+            for r in rows
+            if _ref(r.get("company")) is not None
+        ]
+
+    @staticmethod
+    def _addition(agreement_id: int, r: dict[str, Any]) -> PsaAdditionRecord:
+        product = r.get("product") if isinstance(r.get("product"), dict) else {}
+        return PsaAdditionRecord(
+            external_id=int(r["id"]),
+            agreement_id=agreement_id,
+            product_id=product.get("id"),
+            product_identifier=str(product.get("identifier") or ""),
+            quantity=_float(r.get("quantity")) or 0.0,
+            less_included=_float(r.get("lessIncluded")) or 0.0,
+            unit_price=_float(r.get("unitPrice"), None),
+            bill_customer=r.get("billCustomer"),
+            effective_date=_date(r.get("effectiveDate")),
+            cancelled_date=_date(r.get("cancelledDate")),
+            agreement_status=r.get("agreementStatus"),
+        )
+
+    async def additions(self, agreement_id: int) -> list[PsaAdditionRecord]:
+        rows = await self._all(f"finance/agreements/{agreement_id}/additions")
+        return [self._addition(agreement_id, r) for r in rows]
+
+    async def additions_for(self, agreement_ids: list[int]) -> list[PsaAdditionRecord]:
+        found: list[list[PsaAdditionRecord]] = await asyncio.gather(
+            *(self.additions(a) for a in agreement_ids)
+        )
+        return [a for group in found for a in group]
+
+    async def addition(self, agreement_id: int, addition_id: int) -> PsaAdditionRecord:
+        body = await self.http.get_json(
+            f"finance/agreements/{agreement_id}/additions/{addition_id}"
+        )
+        return self._addition(agreement_id, body)
+
+    async def set_addition_quantity(
+        self, agreement_id: int, addition_id: int, quantity: float
+    ) -> PsaAdditionRecord:
+        # "replace" with a value is idempotent, so a retry after a lost reply is safe.
+        response = await self.http.request(
+            "PATCH",
+            f"finance/agreements/{agreement_id}/additions/{addition_id}",
+            json_body=[{"op": "replace", "path": "quantity", "value": quantity}],
+            idempotent=True,
+        )
+        return self._addition(agreement_id, self.http.json_of(response))
+
+    async def add_addition(
+        self,
+        agreement_id: int,
+        product_id: int,
+        quantity: float,
+        unit_price: float | None = None,
+        effective_date: date | None = None,
+    ) -> PsaAdditionRecord:
+        body: dict[str, Any] = {"product": {"id": product_id}, "quantity": quantity}
+        if unit_price is not None:
+            body["unitPrice"] = unit_price
+        if effective_date is not None:
+            body["effectiveDate"] = f"{effective_date.isoformat()}T00:00:00Z"
+        response = await self.http.request(
+            "POST", f"finance/agreements/{agreement_id}/additions", json_body=body
+        )
+        return self._addition(agreement_id, self.http.json_of(response))
+
+    async def boards(self) -> list[Board]:
+        rows = await self._all("service/boards", fields="id,name,inactiveFlag")
+        return [Board(int(r["id"]), str(r.get("name") or r["id"])) for r in rows
+                if not r.get("inactiveFlag")]  # fmt: skip
+
+    async def create_ticket(
+        self,
+        *,
+        summary: str,
+        board_id: int,
+        company_id: int,
+        description: str,
+        priority_id: int | None = None,
+    ) -> int:
+        body: dict[str, Any] = {
+            "summary": summary[:100],
+            "board": {"id": board_id},
+            "company": {"id": company_id},
+            "initialDescription": description,
+        }
+        if priority_id is not None:
+            body["priority"] = {"id": priority_id}
+        response = await self.http.request("POST", "service/tickets", json_body=body)
+        created = self.http.json_of(response)
+        if not isinstance(created, dict) or "id" not in created:
+            raise MalformedResponse(VENDOR, "ConnectWise created a ticket but sent no id")
+        return int(created["id"])

@@ -1,0 +1,286 @@
+"""Headless commands that configure sources, sync them and export what they said."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import getpass
+import io
+import json
+import os
+import sys
+from typing import Any
+
+from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials, site_url
+from adapters.errors import AdapterError, Secret
+from adapters.spamtitan import SpamTitanAdapter, normalise_base_url
+from msp_tui.context import Context
+from msp_tui.overview import integration_summaries
+from msp_tui.sources import psa_secret_scope
+from msp_tui.store.db import writing
+from msp_tui.store.models import (
+    Integration,
+    PsaConnection,
+    UsageCount,
+    VendorAccount,
+    VendorService,
+)
+from msp_tui.sync import SyncEvent, SyncOutcome, sync_psa, sync_pull
+
+MODULES = ("billing", "alerts")
+
+
+class CommandError(Exception):
+    """The command could not do its work; the message is shown as-is (exit 1)."""
+
+
+class UsageError(Exception):
+    """The command was called wrongly; the message is shown as-is (exit 2)."""
+
+
+def read_secret(env_var: str | None, prompt: str) -> Secret:
+    """A secret from the environment variable named on the command line, or a hidden prompt.
+    Never from argv, where `ps` and shell history would show it."""
+    if env_var:
+        value = os.environ.get(env_var, "")
+        if not value:
+            raise UsageError(f"environment variable {env_var} is not set or empty")
+        return Secret(value)
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to prompt on: name an environment variable instead")
+    value = getpass.getpass(f"{prompt}: ")
+    if not value:
+        raise UsageError(f"{prompt} is empty")
+    return Secret(value)
+
+
+def notice_secrets(ctx: Context) -> None:
+    if ctx.secrets.notice:
+        print(f"msp-tui: {ctx.secrets.notice}", file=sys.stderr)
+
+
+def parse_modules(value: str) -> str:
+    modules = [m.strip().lower() for m in value.split(",") if m.strip()]
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown or not modules:
+        raise argparse.ArgumentTypeError(
+            f"modules are a comma-separated list of {', '.join(MODULES)}"
+        )
+    return ",".join(dict.fromkeys(modules))
+
+
+def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:
+    try:
+        site = site_url(args.site)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    private_key = read_secret(args.private_key_env, "ConnectWise private key")
+    public_key = Secret(args.public_key)
+    credentials = ConnectWiseCredentials(
+        site, args.company, public_key, private_key, args.client_id, args.codebase
+    )
+    if not args.no_check:
+        try:
+            asyncio.run(_check_connectwise(credentials))
+        except AdapterError as exc:
+            raise CommandError(f"not saved: {exc}") from None
+    notice_secrets(ctx)
+    with writing(ctx.db):
+        connection = PsaConnection.get_or_none(PsaConnection.name == args.name)
+        if connection is None:
+            connection = PsaConnection(name=args.name)
+        connection.site = site
+        connection.company_identifier = args.company
+        connection.client_id = args.client_id
+        connection.codebase = args.codebase
+        connection.status = "not_connected" if args.no_check else "active"
+        connection.save()
+    scope = psa_secret_scope(connection)
+    ctx.secrets.set(scope, "public_key", public_key.reveal())
+    ctx.secrets.set(scope, "private_key", private_key.reveal())
+    checked = "" if args.no_check else " (credentials checked)"
+    print(f"ConnectWise connection '{args.name}' saved{checked}; next: msp-tui sync --all")
+    return 0
+
+
+async def _check_connectwise(credentials: ConnectWiseCredentials) -> None:
+    async with ConnectWiseAdapter(credentials, timeout=20.0) as adapter:
+        await adapter.authenticate()
+
+
+def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> int:
+    name = args.name or "spamtitan"
+    try:
+        url = normalise_base_url(args.url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if Integration.get_or_none(Integration.name == name) is not None:
+        raise UsageError(f"an integration named '{name}' exists; choose another --name")
+    api_key = read_secret(args.api_key_env, "SpamTitan API key")
+    groups = None
+    if not args.no_check:
+        try:
+            groups = asyncio.run(_check_spamtitan(url, api_key))
+        except AdapterError as exc:
+            raise CommandError(f"not saved: {exc}") from None
+    notice_secrets(ctx)
+    ctx.secrets.set(name, "api_key", api_key.reveal())
+    with writing(ctx.db):
+        Integration.create(
+            name=name, vendor="spamtitan", kind="pull", modules=args.modules,
+            status="not_connected" if args.no_check else "active", config={"url": url},
+        )  # fmt: skip
+    seen = f"; it sees {groups} domain groups" if groups is not None else ""
+    print(f"SpamTitan integration '{name}' added{seen}; next: msp-tui sync {name}")
+    return 0
+
+
+async def _check_spamtitan(url: str, api_key: Secret) -> int:
+    async with SpamTitanAdapter(url, api_key, timeout=20.0) as adapter:
+        return await adapter.authenticate()
+
+
+def cmd_integrations_list(ctx: Context, args: argparse.Namespace) -> int:
+    summaries = integration_summaries()
+    if args.json:
+        print(json.dumps([
+            {"name": s.name, "vendor": s.vendor, "kind": s.kind, "status": s.status,
+             "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
+             "accounts": s.accounts, "services": s.services,
+             "unmapped_accounts": s.unmapped_accounts}
+            for s in summaries
+        ], indent=2))  # fmt: skip
+        return 0
+    if not summaries:
+        print("No integrations yet. Add one: msp-tui integrations add spamtitan --help")
+        return 0
+    print(f"{'NAME':<20} {'VENDOR':<14} {'STATUS':<14} {'LAST SYNC':<17} ACCOUNTS  UNMAPPED")
+    for s in summaries:
+        last = s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "never"
+        print(f"{s.name:<20} {s.vendor_title:<14} {s.status_title:<14} {last:<17}"
+              f" {s.accounts:>8}  {s.unmapped_accounts:>8}")  # fmt: skip
+    return 0
+
+
+def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
+    if args.name and args.all:
+        raise UsageError("give a NAME or --all, not both")
+    pulls = list(Integration.select().where(Integration.kind == "pull").order_by(Integration.name))
+    connections = list(PsaConnection.select().order_by(PsaConnection.name))
+    if args.name:
+        pulls = [i for i in pulls if i.name == args.name]
+        connections = [c for c in connections if args.name in (c.name, f"psa:{c.name}", "psa")]
+        if not pulls and not connections:
+            known = Integration.get_or_none(Integration.name == args.name)
+            if known is not None:
+                raise UsageError(f"'{args.name}' is a push integration: its vendor sends counts")
+            raise UsageError(f"no integration or PSA connection named '{args.name}'")
+    if not pulls and not connections:
+        raise UsageError("nothing to sync: add the PSA (msp-tui psa set) or an integration")
+    mode = "full" if args.full else "quick"
+    outcomes = asyncio.run(_sync(ctx, connections, pulls, mode, show_progress=not args.json))
+    if args.json:
+        print(json.dumps([o.as_json() for o in outcomes], indent=2))
+    else:
+        for o in outcomes:
+            if o.ok:
+                figures = ", ".join(f"{v} {k}" for k, v in o.counts.items())
+                print(f"{o.source}: ok in {o.seconds:.1f} s ({figures})")
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"msp-tui: sync of {o.source} failed: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+async def _sync(
+    ctx: Context,
+    connections: list[PsaConnection],
+    pulls: list[Integration],
+    mode: str,
+    show_progress: bool,
+) -> list[SyncOutcome]:
+    bar = _ProgressBar() if show_progress and sys.stderr.isatty() else None
+    report = bar.update if bar else (lambda _event: None)
+    try:
+        outcomes = [await sync_psa(c, ctx.secrets, mode=mode, progress=report) for c in connections]
+        outcomes += await asyncio.gather(
+            *(sync_pull(i, ctx.secrets, mode=mode, progress=report) for i in pulls)
+        )
+    finally:
+        if bar:
+            bar.close()
+    return outcomes
+
+
+class _ProgressBar:
+    """One rich progress bar per source, on stderr."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            console=Console(stderr=True), transient=True,
+        )  # fmt: skip
+        self.tasks: dict[str, Any] = {}
+        self.progress.start()
+
+    def update(self, event: SyncEvent) -> None:
+        task = self.tasks.get(event.source)
+        if task is None:
+            task = self.tasks[event.source] = self.progress.add_task(event.source, total=None)
+        self.progress.update(
+            task, description=f"{event.source}: {event.stage}", completed=event.done,
+            total=event.total,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+USAGE_HEADER = [
+    "integration", "vendor_account_id", "vendor_account_name", "service_id", "service_name",
+    "quantity", "observed_at",
+]  # fmt: skip
+
+
+def latest_usage() -> list[dict[str, Any]]:
+    """The latest count per (account, service), every integration."""
+    rows = []
+    latest: dict[tuple[int, int], UsageCount] = {}
+    for count in UsageCount.select().order_by(UsageCount.received_at, UsageCount.id):
+        latest[(count.account_id, count.service_id)] = count
+    accounts = {a.id: a for a in VendorAccount.select(VendorAccount, Integration).join(Integration)}
+    services = {s.id: s for s in VendorService.select()}
+    for (account_id, service_id), count in latest.items():
+        account, service = accounts[account_id], services[service_id]
+        quantity = count.quantity
+        rows.append({
+            "integration": account.integration.name,
+            "vendor_account_id": account.external_id,
+            "vendor_account_name": account.name,
+            "service_id": service.external_id,
+            "service_name": service.name,
+            "quantity": int(quantity) if quantity == int(quantity) else float(quantity),
+            "observed_at": count.counted_at.replace(microsecond=0).isoformat() + "Z",
+        })  # fmt: skip
+    rows.sort(key=lambda r: (r["integration"], r["vendor_account_name"], r["service_name"]))
+    return rows
+
+
+def cmd_export_usage(ctx: Context, args: argparse.Namespace) -> int:
+    rows = latest_usage()
+    if args.format == "json":
+        text = json.dumps(rows, indent=2) + "\n"
+    else:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, USAGE_HEADER, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = out.getvalue()
+    from msp_tui.matching.csvio import write_text
+
+    write_text(args.out, text)
+    return 0

@@ -1,0 +1,51 @@
+"""Adapters built from what the store and the secret store hold about each source."""
+
+from __future__ import annotations
+
+from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
+from adapters.errors import Secret
+from adapters.spamtitan import SpamTitanAdapter
+from msp_tui.secret_store import SecretStore
+from msp_tui.store.models import Integration, PsaConnection
+
+PULL_VENDORS = {"spamtitan": "SpamTitan"}
+PUSH_VENDORS = {"mailprotector": "Mailprotector"}
+
+
+class SourceError(Exception):
+    """A source cannot be used as configured; the message says what to do."""
+
+
+def psa_secret_scope(connection: PsaConnection) -> str:
+    return f"psa/{connection.name}"
+
+
+def _secret(secrets: SecretStore, scope: str, name: str, fix: str) -> Secret:
+    value = secrets.get(scope, name)
+    if not value:
+        raise SourceError(f"no {name.replace('_', ' ')} stored for {scope}; {fix}")
+    return Secret(value)
+
+
+def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> ConnectWiseAdapter:
+    scope = psa_secret_scope(connection)
+    fix = "run: msp-tui psa set connectwise ..."
+    credentials = ConnectWiseCredentials(
+        site=connection.site,
+        company_id=connection.company_identifier,
+        public_key=_secret(secrets, scope, "public_key", fix),
+        private_key=_secret(secrets, scope, "private_key", fix),
+        client_id=connection.client_id,
+        codebase=connection.codebase,
+    )
+    return ConnectWiseAdapter(credentials, **options)
+
+
+def pull_adapter(integration: Integration, secrets: SecretStore, **options) -> SpamTitanAdapter:
+    if integration.vendor != "spamtitan":
+        raise SourceError(f"{integration.name} is a {integration.vendor} push integration")
+    api_key = _secret(
+        secrets, integration.name, "api_key",
+        f"run: msp-tui integrations add spamtitan --name {integration.name} ...",
+    )  # fmt: skip
+    return SpamTitanAdapter(integration.config["url"], api_key, **options)

@@ -1,0 +1,345 @@
+"""Sync: read a source completely, then write what it said in one transaction.
+
+Nothing is written until every call has answered, so a source that fails midway (a 500, a
+malformed reply, a timeout) leaves the previous data exactly as it was; the only trace is the
+failed run in `sync_run`, with its error. Progress goes to a callback as `SyncEvent`s, which the
+CLI draws as a progress bar and the TUI as the sync indicator.
+
+Modes: `quick` reads SpamTitan usage only for mapped accounts (all of them until something is
+mapped) and skips the PSA catalog once it has been read; `full` reads everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from adapters.errors import AdapterError
+from adapters.records import (
+    PsaAdditionRecord,
+    PsaAgreementRecord,
+    PsaCompanyRecord,
+    PsaProductRecord,
+    VendorAccountRecord,
+)
+from adapters.spamtitan import TOTAL_LICENSES
+from msp_tui.secret_store import SecretStore
+from msp_tui.sources import SourceError, psa_adapter, pull_adapter
+from msp_tui.store.db import writing
+from msp_tui.store.models import (
+    AccountMapping,
+    Integration,
+    PsaAgreement,
+    PsaAgreementLine,
+    PsaCompany,
+    PsaConnection,
+    PsaProduct,
+    SyncRun,
+    UsageCount,
+    VendorAccount,
+    VendorService,
+    utcnow,
+)
+
+Mode = Literal["quick", "full"]
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    source: str
+    stage: str  # what is being read: "companies", "usage", ... then "writing", "done"
+    done: int = 0
+    total: int | None = None
+
+
+Progress = Callable[[SyncEvent], None]
+
+
+@dataclass
+class SyncOutcome:
+    source: str
+    ok: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"source": self.source, "ok": self.ok, **self.counts,
+                "seconds": round(self.seconds, 3), "error": self.error}  # fmt: skip
+
+
+def _quiet(_: SyncEvent) -> None:
+    pass
+
+
+async def _run(
+    source: str,
+    run: SyncRun,
+    fetch_and_write: Callable[[Progress], object],
+    progress: Progress,
+) -> SyncOutcome:
+    started = time.monotonic()
+    try:
+        counts = await fetch_and_write(progress)  # type: ignore[misc]
+    except (AdapterError, SourceError) as exc:
+        error = str(exc)
+    else:
+        error = None
+    seconds = time.monotonic() - started
+    run.status = "failed" if error else "ok"
+    run.error = error
+    run.finished_at = utcnow()
+    run.duration_s = seconds
+    run.counts = {} if error else counts
+    await asyncio.to_thread(run.save)
+    progress(SyncEvent(source, "failed" if error else "done"))
+    return SyncOutcome(source, error is None, {} if error else dict(counts), seconds, error)
+
+
+# --- the PSA -----------------------------------------------------------------------------------
+
+
+async def sync_psa(
+    connection: PsaConnection,
+    secrets: SecretStore,
+    *,
+    mode: Mode = "quick",
+    progress: Progress = _quiet,
+    adapter_options: dict | None = None,
+) -> SyncOutcome:
+    source = f"psa:{connection.name}"
+    run = await asyncio.to_thread(SyncRun.create, psa_connection=connection, mode=mode)
+
+    async def fetch_and_write(progress: Progress) -> dict[str, int]:
+        adapter = psa_adapter(connection, secrets, **(adapter_options or {}))
+        async with adapter:
+            progress(SyncEvent(source, "companies"))
+            companies = await adapter.companies()
+            products: list[PsaProductRecord] | None = None
+            has_products = await asyncio.to_thread(
+                PsaProduct.select().where(PsaProduct.connection == connection).exists
+            )
+            if mode == "full" or not has_products:
+                progress(SyncEvent(source, "products"))
+                products = await adapter.products()
+            progress(SyncEvent(source, "agreements"))
+            agreements = await adapter.agreements()
+            progress(SyncEvent(source, "additions", 0, len(agreements)))
+            additions = await adapter.additions_for([a.external_id for a in agreements])
+        progress(SyncEvent(source, "writing"))
+        return await asyncio.to_thread(
+            _write_psa, connection, run, companies, products, agreements, additions
+        )
+
+    return await _run(source, run, fetch_and_write, progress)
+
+
+def _write_psa(
+    connection: PsaConnection,
+    run: SyncRun,
+    companies: list[PsaCompanyRecord],
+    products: list[PsaProductRecord] | None,
+    agreements: list[PsaAgreementRecord],
+    additions: list[PsaAdditionRecord],
+) -> dict[str, int]:
+    now = utcnow()
+    with writing():
+        rows = [
+            {"connection": connection.id, "external_id": c.external_id,
+             "identifier": c.identifier, "name": c.name, "website": c.website,
+             "status": c.status, "is_prospect": c.is_prospect, "deleted": False,
+             "synced_at": now}
+            for c in companies
+        ]  # fmt: skip
+        _upsert(PsaCompany, rows, [PsaCompany.connection, PsaCompany.external_id])
+        seen = [c.external_id for c in companies]
+        PsaCompany.update(deleted=True).where(
+            (PsaCompany.connection == connection) & PsaCompany.external_id.not_in(seen)
+        ).execute()
+        company_ids = dict(
+            PsaCompany.select(PsaCompany.external_id, PsaCompany.id)
+            .where(PsaCompany.connection == connection)
+            .tuples()
+        )
+        if products is not None:
+            rows = [
+                {"connection": connection.id, "external_id": p.external_id,
+                 "identifier": p.identifier, "description": p.description,
+                 "inactive": p.inactive, "recurring": p.recurring, "price": p.price,
+                 "synced_at": now}
+                for p in products
+            ]  # fmt: skip
+            _upsert(PsaProduct, rows, [PsaProduct.connection, PsaProduct.external_id])
+        product_ids = dict(
+            PsaProduct.select(PsaProduct.external_id, PsaProduct.id)
+            .where(PsaProduct.connection == connection)
+            .tuples()
+        )
+        # Agreements the PSA no longer lists take no part in reconciliation: drop them.
+        kept = [a for a in agreements if a.company_id in company_ids]
+        PsaAgreement.delete().where(
+            (PsaAgreement.connection == connection)
+            & PsaAgreement.external_id.not_in([a.external_id for a in kept])
+        ).execute()
+        rows = [
+            {"connection": connection.id, "external_id": a.external_id,
+             "company": company_ids[a.company_id], "name": a.name,
+             "agreement_status": a.agreement_status, "cancelled": a.cancelled,
+             "billing_cycle": a.billing_cycle, "synced_at": now}
+            for a in kept
+        ]  # fmt: skip
+        _upsert(PsaAgreement, rows, [PsaAgreement.connection, PsaAgreement.external_id])
+        agreement_ids = dict(
+            PsaAgreement.select(PsaAgreement.external_id, PsaAgreement.id)
+            .where(PsaAgreement.connection == connection)
+            .tuples()
+        )
+        lines = [a for a in additions if a.agreement_id in agreement_ids]
+        rows = [
+            {"agreement": agreement_ids[a.agreement_id], "external_id": a.external_id,
+             "product": product_ids.get(a.product_id), "product_identifier": a.product_identifier,
+             "quantity": a.quantity, "less_included": a.less_included, "unit_price": a.unit_price,
+             "bill_customer": a.bill_customer, "effective_date": a.effective_date,
+             "cancelled_date": a.cancelled_date, "agreement_status": a.agreement_status,
+             "synced_at": now}
+            for a in lines
+        ]  # fmt: skip
+        _upsert(PsaAgreementLine, rows, [PsaAgreementLine.agreement, PsaAgreementLine.external_id])
+        current = {(agreement_ids[a.agreement_id], a.external_id) for a in lines}
+        stale = [
+            line_id
+            for line_id, agreement_id, external_id in PsaAgreementLine.select(
+                PsaAgreementLine.id, PsaAgreementLine.agreement, PsaAgreementLine.external_id
+            )
+            .join(PsaAgreement)
+            .where(PsaAgreement.connection == connection)
+            .tuples()
+            if (agreement_id, external_id) not in current
+        ]
+        if stale:
+            PsaAgreementLine.delete().where(PsaAgreementLine.id.in_(stale)).execute()
+        connection.last_sync_at = now
+        connection.status = "active"
+        connection.save()
+    return {
+        "companies": len(companies),
+        "products": len(products) if products is not None else 0,
+        "agreements": len(kept),
+        "lines": len(lines),
+    }
+
+
+def _upsert(model, rows: list[dict], conflict: list) -> None:
+    """Insert or update by the natural key, in batches SQLite's variable limit allows."""
+    if not rows:
+        return
+    preserve = [model._meta.fields[k] for k in rows[0] if k not in {f.name for f in conflict}]
+    size = max(1, 900 // len(rows[0]))
+    for start in range(0, len(rows), size):
+        (
+            model.insert_many(rows[start : start + size])
+            .on_conflict(conflict_target=conflict, preserve=preserve)
+            .execute()
+        )
+
+
+# --- pull integrations -------------------------------------------------------------------------
+
+
+async def sync_pull(
+    integration: Integration,
+    secrets: SecretStore,
+    *,
+    mode: Mode = "quick",
+    progress: Progress = _quiet,
+    today: date | None = None,
+    adapter_options: dict | None = None,
+) -> SyncOutcome:
+    source = integration.name
+    run = await asyncio.to_thread(SyncRun.create, integration=integration, mode=mode)
+
+    async def fetch_and_write(progress: Progress) -> dict[str, int]:
+        adapter = pull_adapter(integration, secrets, **(adapter_options or {}))
+        async with adapter:
+            progress(SyncEvent(source, "accounts"))
+            accounts = await adapter.accounts()
+            wanted = [a.external_id for a in accounts]
+            if mode == "quick":
+                mapped = await asyncio.to_thread(_mapped_external_ids, integration)
+                if mapped:
+                    wanted = [a for a in wanted if a in mapped]
+            progress(SyncEvent(source, "usage", 0, len(wanted)))
+
+            def tick(done: int, total: int) -> None:
+                progress(SyncEvent(source, "usage", done, total))
+
+            usage = await adapter.usage_for(wanted, today, tick)
+        progress(SyncEvent(source, "writing"))
+        return await asyncio.to_thread(_write_pull, integration, run, accounts, usage)
+
+    return await _run(source, run, fetch_and_write, progress)
+
+
+def _mapped_external_ids(integration: Integration) -> set[str]:
+    return {
+        external_id
+        for (external_id,) in VendorAccount.select(VendorAccount.external_id)
+        .join(AccountMapping)
+        .where(VendorAccount.integration == integration)
+        .tuples()
+    }
+
+
+def _write_pull(
+    integration: Integration,
+    run: SyncRun,
+    accounts: list[VendorAccountRecord],
+    usage: dict[str, int],
+) -> dict[str, int]:
+    now = utcnow()
+    with writing():
+        rows = [
+            {"integration": integration.id, "external_id": a.external_id, "name": a.name,
+             "description": a.description, "last_seen_at": now}
+            for a in accounts
+        ]  # fmt: skip
+        _upsert(VendorAccount, rows, [VendorAccount.integration, VendorAccount.external_id])
+        service = TOTAL_LICENSES
+        _upsert(
+            VendorService,
+            [{"integration": integration.id, "external_id": service.external_id,
+              "name": service.name, "description": service.description,
+              "category": service.category, "subcategory": service.subcategory,
+              "last_seen_at": now}],
+            [VendorService.integration, VendorService.external_id],
+        )  # fmt: skip
+        service_id = (
+            VendorService.select(VendorService.id)
+            .where(
+                (VendorService.integration == integration)
+                & (VendorService.external_id == service.external_id)
+            )
+            .scalar()
+        )
+        account_ids = dict(
+            VendorAccount.select(VendorAccount.external_id, VendorAccount.id)
+            .where(VendorAccount.integration == integration)
+            .tuples()
+        )
+        counts = [
+            {"account": account_ids[external_id], "service": service_id, "quantity": quantity,
+             "counted_at": now, "received_at": now, "source": "sync", "sync_run": run.id}
+            for external_id, quantity in usage.items()
+            if external_id in account_ids
+        ]  # fmt: skip
+        for start in range(0, len(counts), 100):
+            UsageCount.insert_many(counts[start : start + 100]).execute()
+        integration.last_sync_at = now
+        integration.status = "active"
+        integration.status_reason = None
+        integration.save()
+    return {"accounts": len(accounts), "services": 1, "counts": len(counts)}
