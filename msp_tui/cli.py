@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from msp_tui import __version__, commands
 from msp_tui.context import Context, open_context
+from msp_tui.logs import setup_logging
 from msp_tui.secret_store import SecretStoreError
 from msp_tui.store.db import StoreError, latest_schema_version, schema_version
 
@@ -108,6 +109,10 @@ def build_parser() -> Parser:
         help="database file or URL (sqlite:///PATH, postgresql://...);"
         " default: MSP_TUI_DB, else msp-tui.db in the user data dir",
     )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="log HTTP calls and more to stderr too (always logged to the log file)",
+    )  # fmt: skip
     parser = Parser(
         prog=PROG,
         parents=[common],
@@ -121,6 +126,7 @@ def build_parser() -> Parser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     def add_command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
@@ -282,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if handler is not None and not getattr(args, "needs_store", True):
         return handler(None, args)
+    setup_logging(getattr(args, "verbose", False))
     try:
         ctx = open_context(getattr(args, "db", None))
     except (StoreError, SecretStoreError) as exc:
