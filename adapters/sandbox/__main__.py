@@ -1,0 +1,51 @@
+"""Run both simulators until Ctrl-C: `python -m adapters.sandbox [--seed N] [--companies N]
+[--latency-ms N]`. Prints where they listen and the (fake) credentials to enter in the app."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from adapters.sandbox.connectwise import CODEBASE, connectwise_app
+from adapters.sandbox.faults import Faults
+from adapters.sandbox.server import LoopbackServer
+from adapters.sandbox.spamtitan import spamtitan_app
+from adapters.sandbox.world import build_world
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m adapters.sandbox", description=__doc__)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--companies", type=int, default=300)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument("--spamtitan-port", type=int, default=0)
+    parser.add_argument("--connectwise-port", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    world = build_world(seed=args.seed, companies=args.companies)
+    st_faults = Faults(latency_s=args.latency_ms / 1000)
+    cw_faults = Faults(latency_s=args.latency_ms / 1000)
+    spamtitan = LoopbackServer(spamtitan_app(world, st_faults), port=args.spamtitan_port)
+    connectwise = LoopbackServer(connectwise_app(world, cw_faults), port=args.connectwise_port)
+    with spamtitan, connectwise:
+        print(f"SpamTitan     {spamtitan.base_url}/restapi")
+        print(f"  API token   {world.spamtitan_token}")
+        print(f"  login       {world.spamtitan_email} / {world.spamtitan_password}")
+        print(f"ConnectWise   {connectwise.base_url}  (API {CODEBASE}/apis/3.0)")
+        print(f"  company id  {world.cw_company_id}")
+        print(f"  public key  {world.cw_public_key}")
+        print(f"  private key {world.cw_private_key}")
+        print(f"  client id   {world.cw_client_id}")
+        print(
+            f"World: seed {world.seed}, {len(world.companies)} companies, "
+            f"{len(world.domain_groups)} domain groups. Ctrl-C stops.",
+            flush=True,
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping")
+
+
+if __name__ == "__main__":
+    main()
