@@ -1,0 +1,269 @@
+"""Adapters and the sync engine over real loopback HTTP against the simulators."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
+from adapters.errors import AuthenticationError, Secret
+from adapters.http import RetryPolicy
+from adapters.sandbox import Faults, LoopbackServer, World, build_world
+from adapters.sandbox.connectwise import connectwise_app
+from adapters.sandbox.spamtitan import spamtitan_app
+from adapters.spamtitan import SpamTitanAdapter
+from msp_tui.cli import main
+from msp_tui.context import Context
+from msp_tui.logs import log_path
+from msp_tui.store.models import (
+    Integration,
+    PsaAgreementLine,
+    PsaCompany,
+    PsaConnection,
+    UsageCount,
+    VendorAccount,
+)
+from msp_tui.sync import sync_psa, sync_pull
+
+FAST_RETRY = {"retry": RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)}
+
+
+class Sim:
+    def __init__(self, app_factory, world: World) -> None:
+        self.world = world
+        self.faults = Faults()
+        self.server = LoopbackServer(app_factory(world, self.faults)).start()
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return build_world(seed=7, companies=300)
+
+
+@pytest.fixture
+def spamtitan(world: World) -> Iterator[Sim]:
+    sim = Sim(spamtitan_app, world)
+    yield sim
+    sim.server.stop()
+
+
+@pytest.fixture
+def connectwise(world: World) -> Iterator[Sim]:
+    sim = Sim(connectwise_app, world)
+    yield sim
+    sim.server.stop()
+
+
+@pytest.fixture
+def configured(
+    ctx: Context, db_path: Path, spamtitan: Sim, connectwise: Sim, monkeypatch
+) -> Context:
+    """The PSA and a SpamTitan integration, set up through the CLI as an operator would."""
+    world = spamtitan.world
+    monkeypatch.setenv("CW_PRIVATE", world.cw_private_key)
+    monkeypatch.setenv("ST_KEY", world.spamtitan_token)
+    assert (
+        main(
+            [
+                "--db",
+                str(db_path),
+                "psa",
+                "set",
+                "connectwise",
+                "--site",
+                connectwise.url,
+                "--company",
+                world.cw_company_id,
+                "--public-key",
+                world.cw_public_key,
+                "--client-id",
+                world.cw_client_id,
+                "--private-key-env",
+                "CW_PRIVATE",
+            ]
+        )
+        == 0
+    )
+    assert main(["--db", str(db_path), "integrations", "add", "spamtitan", "--url",
+                 spamtitan.url, "--api-key-env", "ST_KEY"]) == 0  # fmt: skip
+    spamtitan.faults.reset()
+    connectwise.faults.reset()
+    return ctx
+
+
+def dump(db_path: Path) -> list[str]:
+    """Every row of every table but the run log, which records failures on purpose."""
+    with sqlite3.connect(db_path) as raw:
+        return [line for line in raw.iterdump() if not line.startswith('INSERT INTO "sync_run"')]
+
+
+def test_full_sync_reads_everything_the_simulators_hold(
+    configured: Context, db_path: Path, capsys, spamtitan: Sim
+) -> None:
+    capsys.readouterr()
+    assert main(["--db", str(db_path), "sync", "--all", "--full", "--json"]) == 0
+    summary = {s["source"]: s for s in json.loads(capsys.readouterr().out)}
+    world = spamtitan.world
+    assert summary["spamtitan"]["ok"] and summary["psa:connectwise"]["ok"]
+    assert summary["spamtitan"]["accounts"] == len(world.domain_groups)
+    assert summary["spamtitan"]["counts"] == len(world.domain_groups)
+    live = [c for c in world.companies.values() if not c.deleted_flag]
+    assert PsaCompany.select().where(~PsaCompany.deleted).count() == len(live)
+    assert PsaAgreementLine.select().count() > 0
+    today = datetime.now(UTC).date()
+    for group in list(world.domain_groups.values())[:25]:
+        account = VendorAccount.get(VendorAccount.external_id == str(group.id))
+        [count] = UsageCount.select().where(UsageCount.account == account)
+        assert count.quantity == world.expected_max_usage(group.id, today - timedelta(30), today)
+    usage_calls = [p for m, p in spamtitan.faults.log if "license-usage" in p]
+    assert f"start_date={(today - timedelta(30)).isoformat()}" in usage_calls[0]
+    assert f"end_date={today.isoformat()}" in usage_calls[0]
+
+
+def test_connectwise_reads_2500_companies_in_pages_of_1000() -> None:
+    world = build_world(seed=3, companies=2500)
+    sim = Sim(connectwise_app, world)
+    try:
+        creds = ConnectWiseCredentials(
+            sim.url, world.cw_company_id, Secret(world.cw_public_key),
+            Secret(world.cw_private_key), world.cw_client_id,
+        )  # fmt: skip
+
+        async def read():
+            async with ConnectWiseAdapter(creds) as adapter:
+                return await adapter.companies()
+
+        import asyncio
+
+        companies = asyncio.run(read())
+    finally:
+        sim.server.stop()
+    assert len(companies) == sum(not c.deleted_flag for c in world.companies.values())
+    pages = [
+        p for m, p in sim.faults.log if p.startswith("/v4_6_release/apis/3.0/company/companies")
+    ]
+    assert len(pages) == 3
+    assert all("pageSize=1000" in p for p in pages)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"status_500": 50}, "answered 500"),
+        ({"malformed_json": 50}, "not valid JSON"),
+        ({"unauthorized": 50}, "refused the credentials (401)"),
+        ({"rate_limit_429": 50, "retry_after_s": 0}, "rate limiting us (429)"),
+        ({"hang": 50}, "did not answer in time"),
+    ],
+)
+async def test_a_fault_fails_the_sync_and_leaves_the_data_as_it_was(
+    configured: Context, db_path: Path, spamtitan: Sim, fault: dict, expected: str
+) -> None:
+    integration = Integration.get(Integration.name == "spamtitan")
+    first = await sync_pull(integration, configured.secrets, mode="full")
+    assert first.ok
+    before = dump(db_path)
+    for key, value in fault.items():
+        setattr(spamtitan.faults, key, value)
+    options = {**FAST_RETRY, "timeout": 0.5}
+    outcome = await sync_pull(integration, configured.secrets, mode="full", adapter_options=options)
+    assert not outcome.ok
+    assert expected in outcome.error
+    assert dump(db_path) == before
+    spamtitan.faults.release_hangs()
+
+
+async def test_transient_faults_are_retried(configured: Context, spamtitan: Sim) -> None:
+    integration = Integration.get(Integration.name == "spamtitan")
+    spamtitan.faults.status_500 = 2
+    spamtitan.faults.rate_limit_429 = 2
+    spamtitan.faults.retry_after_s = 0
+    patient = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
+    outcome = await sync_pull(integration, configured.secrets, adapter_options={"retry": patient})
+    assert outcome.ok, outcome.error
+    assert spamtitan.faults.requests >= len(spamtitan.world.domain_groups) + 1 + 4
+
+
+async def test_psa_fault_leaves_the_psa_data_as_it_was(
+    configured: Context, db_path: Path, connectwise: Sim
+) -> None:
+    connection = PsaConnection.get()
+    assert (await sync_psa(connection, configured.secrets, mode="full")).ok
+    before = dump(db_path)
+    connectwise.faults.malformed_json = 1
+    outcome = await sync_psa(connection, configured.secrets, mode="full")
+    assert not outcome.ok and "not valid JSON" in outcome.error
+    assert dump(db_path) == before
+
+
+async def test_concurrency_is_bounded(configured: Context, spamtitan: Sim) -> None:
+    integration = Integration.get(Integration.name == "spamtitan")
+    spamtitan.faults.latency_s = 0.02
+    outcome = await sync_pull(integration, configured.secrets, adapter_options={"concurrency": 4})
+    assert outcome.ok
+    assert 1 < spamtitan.faults.max_in_flight <= 4
+
+
+def test_sync_failures_and_usage_errors_exit_codes(
+    configured: Context, db_path: Path, spamtitan: Sim, capsys
+) -> None:
+    assert main(["--db", str(db_path), "sync", "nosuch"]) == 2
+    assert "no integration or PSA connection named 'nosuch'" in capsys.readouterr().err
+    spamtitan.faults.unauthorized = 100
+    assert main(["--db", str(db_path), "sync", "spamtitan"]) == 1
+    err = capsys.readouterr().err
+    assert "sync of spamtitan failed" in err and "401" in err
+
+
+def test_export_usage_csv(configured: Context, db_path: Path, capsys) -> None:
+    assert main(["--db", str(db_path), "sync", "spamtitan"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(db_path), "export", "usage", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "integration,vendor_account_id,vendor_account_name,service_id,service_name,quantity,"
+        "observed_at"
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and all(r["service_name"] == "Total Licenses" for r in rows)
+
+
+def test_secrets_never_reach_logs_errors_json_or_the_database(
+    configured: Context, db_path: Path, spamtitan: Sim, connectwise: Sim, capsys
+) -> None:
+    world = spamtitan.world
+    keys = [world.spamtitan_token, world.cw_private_key, world.cw_public_key]
+    outputs = []
+    assert main(["--db", str(db_path), "-v", "sync", "--all", "--json"]) == 0
+    outputs.append(capsys.readouterr())
+    spamtitan.faults.unauthorized = 100
+    assert main(["--db", str(db_path), "-v", "sync", "--all", "--json"]) == 1
+    outputs.append(capsys.readouterr())
+
+    import asyncio
+
+    async def refused() -> str:
+        async with SpamTitanAdapter(spamtitan.url, Secret("wrong-" + world.spamtitan_token)) as st:
+            with pytest.raises(AuthenticationError) as exc:
+                await st.authenticate()
+        return f"{exc.value!s} {exc.value!r} {st.http!r}"
+
+    texts = [o.out + o.err for o in outputs] + [asyncio.run(refused())]
+    texts.append(log_path().read_text())
+    for f in db_path.parent.glob(db_path.name + "*"):
+        texts.append(f.read_bytes().decode("latin-1"))
+    assert "401" in texts[1]
+    for key in keys:
+        for text in texts:
+            assert key not in text
