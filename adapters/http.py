@@ -39,6 +39,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4  # tries in all, the first included
+    rate_limited_attempts: int = 10  # a 429 is the server pacing us, not failing: more patience
     base_delay: float = 0.5
     max_delay: float = 30.0
 
@@ -131,8 +132,9 @@ class HttpClient:
     ) -> httpx.Response:
         method = method.upper()
         idempotent = method in IDEMPOTENT if idempotent is None else idempotent
-        for attempt in range(self.retry.attempts):
-            last = attempt == self.retry.attempts - 1
+        attempt = throttled = 0
+        while True:
+            last = attempt >= self.retry.attempts - 1
             await self._wait_for_pause()
             try:
                 async with self._limit:
@@ -144,16 +146,13 @@ class HttpClient:
                 if last:
                     raise self._connection_error(exc) from None
                 await asyncio.sleep(self.retry.backoff(attempt))
+                attempt += 1
                 continue
-            except httpx.TimeoutException as exc:
+            except httpx.TransportError as exc:  # timeouts, resets: the request may have landed
                 if last or not idempotent:
                     raise self._connection_error(exc) from None
                 await asyncio.sleep(self.retry.backoff(attempt))
-                continue
-            except httpx.TransportError as exc:
-                if last or not idempotent:
-                    raise self._connection_error(exc) from None
-                await asyncio.sleep(self.retry.backoff(attempt))
+                attempt += 1
                 continue
             log.debug(
                 "%s %s %s -> %s in %.0f ms",
@@ -161,27 +160,28 @@ class HttpClient:
                 (time.monotonic() - started) * 1000,
             )  # fmt: skip
             if response.status_code == 429:
+                throttled += 1
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
-                wait = min(
-                    self.retry.max_delay,
-                    wait if wait is not None else self.retry.backoff(attempt + 1),
-                )
-                if last:
+                if wait is None:
+                    wait = self.retry.backoff(throttled)
+                wait = min(self.retry.max_delay, wait)
+                if throttled >= self.retry.rate_limited_attempts:
                     raise RateLimited(
                         self.vendor,
                         f"{self.vendor} is rate limiting us (429) and did not recover after"
-                        f" {self.retry.attempts} tries; wait a minute and sync again",
+                        f" {throttled} tries; wait a minute and sync again",
                         wait,
                     )
+                # Every request of this client waits, not just this one: that is slowing down.
                 self._paused_until = max(self._paused_until, time.monotonic() + wait)
                 continue
             if response.status_code >= 500 and idempotent and not last:
                 await asyncio.sleep(self.retry.backoff(attempt))
+                attempt += 1
                 continue
             if response.status_code >= 400:
                 raise self._status_error(response)
             return response
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.json_of(await self.request("GET", url, params=params))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
-from adapters.spamtitan import SpamTitanAdapter
+from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
 from msp_tui.secret_store import SecretStore
 from msp_tui.store.models import Integration, PsaConnection
 
@@ -48,4 +48,5 @@ def pull_adapter(integration: Integration, secrets: SecretStore, **options) -> S
         secrets, integration.name, "api_key",
         f"run: msp-tui integrations add spamtitan --name {integration.name} ...",
     )  # fmt: skip
+    options.setdefault("concurrency", integration.config.get("concurrency", DEFAULT_CONCURRENCY))
     return SpamTitanAdapter(integration.config["url"], api_key, **options)

@@ -32,7 +32,9 @@ from msp_tui.store.models import (
 )
 from msp_tui.sync import sync_psa, sync_pull
 
-FAST_RETRY = {"retry": RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)}
+FAST_RETRY = {
+    "retry": RetryPolicy(attempts=3, rate_limited_attempts=3, base_delay=0.01, max_delay=0.05)
+}
 
 
 class Sim:
