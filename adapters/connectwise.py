@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import httpx
 
-from adapters.errors import MalformedResponse, Secret
+from adapters.errors import AdapterError, MalformedResponse, Secret
 from adapters.http import HttpClient, RetryPolicy
 from adapters.records import (
     Board,
@@ -202,11 +203,25 @@ class ConnectWiseAdapter:
         rows = await self._all(f"finance/agreements/{agreement_id}/additions")
         return [self._addition(agreement_id, r) for r in rows]
 
-    async def additions_for(self, agreement_ids: list[int]) -> list[PsaAdditionRecord]:
-        found: list[list[PsaAdditionRecord]] = await asyncio.gather(
-            *(self.additions(a) for a in agreement_ids)
-        )
-        return [a for group in found for a in group]
+    async def additions_for(
+        self, agreement_ids: list[int], progress: Callable[[int, int], None] | None = None
+    ) -> list[PsaAdditionRecord]:
+        done = 0
+
+        async def one(agreement_id: int) -> list[PsaAdditionRecord]:
+            nonlocal done
+            found = await self.additions(agreement_id)
+            done += 1
+            if progress:
+                progress(done, len(agreement_ids))
+            return found
+
+        try:  # the first failure cancels the rest and is raised as itself
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(a)) for a in agreement_ids]
+        except* AdapterError as failures:
+            raise failures.exceptions[0] from None
+        return [a for task in tasks for a in task.result()]
 
     async def addition(self, agreement_id: int, addition_id: int) -> PsaAdditionRecord:
         body = await self.http.get_json(

@@ -129,7 +129,10 @@ async def sync_psa(
             progress(SyncEvent(source, "agreements"))
             agreements = await adapter.agreements()
             progress(SyncEvent(source, "additions", 0, len(agreements)))
-            additions = await adapter.additions_for([a.external_id for a in agreements])
+            additions = await adapter.additions_for(
+                [a.external_id for a in agreements],
+                lambda done, total: progress(SyncEvent(source, "additions", done, total)),
+            )
         progress(SyncEvent(source, "writing"))
         return await asyncio.to_thread(
             _write_psa, connection, run, companies, products, agreements, additions
