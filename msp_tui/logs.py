@@ -30,7 +30,11 @@ def setup_logging(verbose: bool = False) -> Path:
         handlers.append(logging.StreamHandler())
     root = logging.getLogger("msp_tui")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for old in [h for h in root.handlers if getattr(h, "_msp_tui", False)]:
+        root.removeHandler(old)  # set up once per run, even when main() runs again in-process
+        old.close()
     for handler in handlers:
+        handler._msp_tui = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
-from adapters.errors import AuthenticationError, Secret
+from adapters.errors import AdapterError, AuthenticationError, Secret
 from adapters.http import RetryPolicy
 from adapters.sandbox import Faults, LoopbackServer, World, build_world
 from adapters.sandbox.connectwise import connectwise_app
@@ -269,3 +269,60 @@ def test_secrets_never_reach_logs_errors_json_or_the_database(
     for key in keys:
         for text in texts:
             assert key not in text
+
+
+def cw_adapter(sim: Sim, private_key: str | None = None, **options) -> ConnectWiseAdapter:
+    world = sim.world
+    creds = ConnectWiseCredentials(
+        sim.url, world.cw_company_id, Secret(world.cw_public_key),
+        Secret(private_key or world.cw_private_key), world.cw_client_id,
+    )  # fmt: skip
+    return ConnectWiseAdapter(creds, **options)
+
+
+async def test_connectwise_writes_and_boards(connectwise: Sim) -> None:
+    world = connectwise.world
+    async with cw_adapter(connectwise) as cw:
+        info = await cw.authenticate()
+        assert "version" in info
+        boards = await cw.boards()
+        assert {b.name for b in boards} >= {"Help Desk"}
+        agreement = next(
+            a
+            for a in world.agreements.values()
+            if a.status == "Active" and world.agreement_additions(a.id)
+        )
+        [first, *_] = await cw.additions(agreement.id)
+        changed = await cw.set_addition_quantity(agreement.id, first.external_id, 42)
+        assert changed.quantity == 42
+        assert (await cw.addition(agreement.id, first.external_id)).quantity == 42
+        patch = [p for m, p in connectwise.faults.log if m == "PATCH"]
+        assert patch == [
+            f"/v4_6_release/apis/3.0/finance/agreements/{agreement.id}/additions/{first.external_id}"
+        ]
+        product = world.product("ST-TOTAL-LIC")
+        added = await cw.add_addition(agreement.id, product.id, 7, 3.5)
+        assert (added.product_identifier, added.quantity) == ("ST-TOTAL-LIC", 7)
+        company = next(iter(world.companies.values()))
+        ticket_id = await cw.create_ticket(
+            summary="Quarantine full", board_id=boards[0].external_id, company_id=company.id,
+            description="The quarantine is full",
+        )  # fmt: skip
+        assert world.tickets[ticket_id].summary == "Quarantine full"
+
+
+async def test_connectwise_refuses_a_wrong_private_key(connectwise: Sim) -> None:
+    async with cw_adapter(connectwise, private_key="NotTheKey") as cw:
+        with pytest.raises(AuthenticationError, match="401") as exc:
+            await cw.authenticate()
+    assert "NotTheKey" not in str(exc.value)
+
+
+@pytest.mark.parametrize("fault", ["status_500", "unauthorized", "hang", "rate_limit_429"])
+async def test_connectwise_faults_fail_cleanly(connectwise: Sim, fault: str) -> None:
+    setattr(connectwise.faults, fault, 50)
+    connectwise.faults.retry_after_s = 0
+    async with cw_adapter(connectwise, timeout=0.5, **FAST_RETRY) as cw:
+        with pytest.raises(AdapterError):
+            await cw.companies()
+    connectwise.faults.release_hangs()
