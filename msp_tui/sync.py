@@ -163,11 +163,7 @@ def _write_psa(
         PsaCompany.update(deleted=True).where(
             (PsaCompany.connection == connection) & PsaCompany.external_id.not_in(seen)
         ).execute()
-        company_ids = dict(
-            PsaCompany.select(PsaCompany.external_id, PsaCompany.id)
-            .where(PsaCompany.connection == connection)
-            .tuples()
-        )
+        company_ids = _local_ids(PsaCompany, PsaCompany.connection == connection)
         if products is not None:
             rows = [
                 {"connection": connection.id, "external_id": p.external_id,
@@ -177,11 +173,7 @@ def _write_psa(
                 for p in products
             ]  # fmt: skip
             _upsert(PsaProduct, rows, [PsaProduct.connection, PsaProduct.external_id])
-        product_ids = dict(
-            PsaProduct.select(PsaProduct.external_id, PsaProduct.id)
-            .where(PsaProduct.connection == connection)
-            .tuples()
-        )
+        product_ids = _local_ids(PsaProduct, PsaProduct.connection == connection)
         # Agreements the PSA no longer lists take no part in reconciliation: drop them.
         kept = [a for a in agreements if a.company_id in company_ids]
         PsaAgreement.delete().where(
@@ -196,11 +188,7 @@ def _write_psa(
             for a in kept
         ]  # fmt: skip
         _upsert(PsaAgreement, rows, [PsaAgreement.connection, PsaAgreement.external_id])
-        agreement_ids = dict(
-            PsaAgreement.select(PsaAgreement.external_id, PsaAgreement.id)
-            .where(PsaAgreement.connection == connection)
-            .tuples()
-        )
+        agreement_ids = _local_ids(PsaAgreement, PsaAgreement.connection == connection)
         lines = [a for a in additions if a.agreement_id in agreement_ids]
         rows = [
             {"agreement": agreement_ids[a.agreement_id], "external_id": a.external_id,
@@ -234,6 +222,11 @@ def _write_psa(
         "agreements": len(kept),
         "lines": len(lines),
     }
+
+
+def _local_ids(model, where) -> dict:
+    """external id -> our row id, for the rows of one source."""
+    return dict(model.select(model.external_id, model.id).where(where).tuples())
 
 
 def _upsert(model, rows: list[dict], conflict: list) -> None:
@@ -328,11 +321,7 @@ def _write_pull(
             )
             .scalar()
         )
-        account_ids = dict(
-            VendorAccount.select(VendorAccount.external_id, VendorAccount.id)
-            .where(VendorAccount.integration == integration)
-            .tuples()
-        )
+        account_ids = _local_ids(VendorAccount, VendorAccount.integration == integration)
         counts = [
             {"account": account_ids[external_id], "service": service_id, "quantity": quantity,
              "counted_at": now, "received_at": now, "source": "sync", "sync_run": run.id}

@@ -326,3 +326,26 @@ async def test_connectwise_faults_fail_cleanly(connectwise: Sim, fault: str) -> 
         with pytest.raises(AdapterError):
             await cw.companies()
     connectwise.faults.release_hangs()
+
+
+def test_integrations_list_and_refused_credentials(
+    configured: Context, db_path: Path, connectwise: Sim, capsys, monkeypatch
+) -> None:
+    capsys.readouterr()
+    assert main(["--db", str(db_path), "integrations", "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["name"], listed["vendor"], listed["status"]) == (
+        "spamtitan",
+        "spamtitan",
+        "active",
+    )
+    world = connectwise.world
+    monkeypatch.setenv("CW_WRONG", "NotTheKey")
+    code = main(["--db", str(db_path), "psa", "set", "connectwise", "--site", connectwise.url,
+                 "--company", world.cw_company_id, "--public-key", world.cw_public_key,
+                 "--client-id", world.cw_client_id, "--private-key-env", "CW_WRONG"])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "not saved" in err and "401" in err and "NotTheKey" not in err
+    # the connection that worked is still the one stored
+    assert configured.secrets.get("psa/connectwise", "private_key") == world.cw_private_key
