@@ -229,6 +229,36 @@ def build_parser() -> Parser:
     )
     st.add_argument("--no-check", action="store_true", help="save without calling SpamTitan")
     st.set_defaults(handler=commands.cmd_integrations_add_spamtitan)
+    mp = vendors.add_parser(
+        "mailprotector", help="Mailprotector (pushes to our Vendor API)", parents=[common],
+        description="Add a Mailprotector integration: prints a partner key, once, to paste into"
+        " the Mailprotector Console (Integrations > Gradient MSP), and the base URL of the"
+        " Vendor API it will push to (run 'msp-tui serve' to answer).",
+    )  # fmt: skip
+    mp.add_argument("--name", help="a name for it (default: mailprotector)")
+    mp.add_argument("--modules", type=commands.parse_modules, default="billing",
+                    help="billing,alerts (default: billing)")  # fmt: skip
+    mp.add_argument("--base-url", metavar="URL",
+                    help="where vendors reach 'msp-tui serve' (default: MSP_TUI_PUBLIC_URL,"
+                    " else http://127.0.0.1:8787)")  # fmt: skip
+    mp.add_argument("--json", action="store_true", help='print {"name", "partner_key", "base_url"}')
+    mp.set_defaults(handler=commands.cmd_integrations_add_mailprotector)
+    rotate = actions.add_parser(
+        "rotate-key", help="replace a push integration's partner key", parents=[common],
+        description="Make a new partner key; the old one stops working at once. Accounts and"
+        " mappings are kept.",
+    )  # fmt: skip
+    rotate.add_argument("name", metavar="NAME")
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(handler=commands.cmd_integrations_rotate_key)
+    disconnect = actions.add_parser(
+        "disconnect", help="remove an integration and its vendor accounts", parents=[common],
+        description="Remove an integration with its vendor accounts, counts and mappings,"
+        " after a confirmation.",
+    )  # fmt: skip
+    disconnect.add_argument("name", metavar="NAME")
+    disconnect.add_argument("--yes", action="store_true", help="do not ask")
+    disconnect.set_defaults(handler=commands.cmd_integrations_disconnect)
     listing = actions.add_parser(
         "list",
         help="list integrations",
@@ -252,6 +282,24 @@ def build_parser() -> Parser:
     )
     sync.add_argument("--json", action="store_true", help="print a JSON summary per source")
     sync.set_defaults(handler=commands.cmd_sync)
+
+    serve = add_command(
+        "serve", "run the Vendor API that push vendors call",
+        "Serve the Gradient-compatible Vendor API (Mailprotector and other push vendors call"
+        " it) until Ctrl-C. Pushed data lands in the same database.",
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=int, default=8787, help="default: %(default)s (0: any free port)"
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=100.0,
+        metavar="N",
+        help="requests per second per partner key, 0 for none (default: 100)",
+    )
+    serve.set_defaults(handler=commands.cmd_serve)
 
     export = add_command("export", "export data as CSV or JSON", "Export data as CSV or JSON.")
     what = export.add_subparsers(dest="what", metavar="WHAT", required=True)

@@ -284,3 +284,97 @@ def cmd_export_usage(ctx: Context, args: argparse.Namespace) -> int:
 
     write_text(args.out, text)
     return 0
+
+
+# --- push integrations -------------------------------------------------------------------------
+
+
+def public_base_url(given: str | None) -> str:
+    base = given or os.environ.get("MSP_TUI_PUBLIC_URL") or "http://127.0.0.1:8787"
+    return base.rstrip("/")
+
+
+def _show_partner_key(name: str, key: str, base_url: str, as_json: bool, rotated: bool) -> None:
+    if as_json:
+        print(json.dumps({"name": name, "partner_key": key, "base_url": base_url}))
+        return
+    what = "New partner key" if rotated else "Partner key"
+    print(f"{what} for '{name}' (shown once, it cannot be shown again; copy it now):\n")
+    print(f"    {key}\n")
+    print(f"Vendor API base URL: {base_url}")
+    print("Next steps in the Mailprotector Console:")
+    print("  1. Integrations > Gradient MSP: paste the partner key and click Enable.")
+    print("  2. Link the customers you bill, then click Update Counts.")
+    print(f"  3. Keep the Vendor API reachable at {base_url}: run 'msp-tui serve' (or the TUI).")
+    if rotated:
+        print("The previous key stopped working just now.")
+
+
+def cmd_integrations_add_mailprotector(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.push.keys import new_partner_key
+
+    name = args.name or "mailprotector"
+    if Integration.get_or_none(Integration.name == name) is not None:
+        raise UsageError(f"an integration named '{name}' exists; choose another --name")
+    base_url = public_base_url(args.base_url)
+    with writing(ctx.db):
+        integration = Integration.create(
+            name=name, vendor="mailprotector", kind="push", modules=args.modules,
+            status="not_connected", config={"base_url": base_url},
+        )  # fmt: skip
+    key = new_partner_key(integration)
+    _show_partner_key(name, key, base_url, args.json, rotated=False)
+    return 0
+
+
+def _integration(name: str) -> Integration:
+    found = Integration.get_or_none(Integration.name == name)
+    if found is None:
+        raise UsageError(f"no integration named '{name}' (see msp-tui integrations list)")
+    return found
+
+
+def cmd_integrations_rotate_key(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.push.keys import new_partner_key
+
+    integration = _integration(args.name)
+    if integration.kind != "push":
+        raise UsageError(f"'{args.name}' is pulled with an API key: add it again to change the key")
+    key = new_partner_key(integration)
+    base_url = public_base_url(integration.config.get("base_url"))
+    _show_partner_key(integration.name, key, base_url, args.json, rotated=True)
+    return 0
+
+
+def cmd_integrations_disconnect(ctx: Context, args: argparse.Namespace) -> int:
+    integration = _integration(args.name)
+    accounts = VendorAccount.select().where(VendorAccount.integration == integration).count()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("disconnecting deletes data: confirm with --yes")
+        answer = input(
+            f"Disconnect '{integration.name}' and delete its {accounts} vendor accounts, their"
+            " counts and mappings? Type the name to confirm: "
+        )
+        if answer.strip() != integration.name:
+            raise CommandError("not disconnected")
+    with writing(ctx.db):
+        integration.delete_instance(recursive=False)  # the store cascades to its rows
+    for secret in ("api_key",):
+        ctx.secrets.delete(integration.name, secret)
+    print(f"Disconnected '{integration.name}': {accounts} vendor accounts deleted.")
+    return 0
+
+
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.push.server import bind, serve_forever
+
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    host, port = sock.getsockname()[:2]
+    print(f"Vendor API listening on http://{host}:{port}/api/vendor-api"
+          f" (database {ctx.location.display}); Ctrl-C stops", flush=True)  # fmt: skip
+    serve_forever(sock, args.rate_limit or None)
+    return 0

@@ -63,7 +63,7 @@ def integration_summaries() -> list[IntegrationSummary]:
             vendor=i.vendor,
             kind=i.kind,
             status=i.status,
-            last_sync_at=i.last_sync_at,
+            last_sync_at=i.last_sync_at or i.last_push_at,
             accounts=per_account.get(i.id, (0, 0))[0],
             services=per_service.get(i.id, 0),
             unmapped_accounts=per_account.get(i.id, (0, 0))[1],

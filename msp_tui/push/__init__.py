@@ -1,0 +1,1 @@
+"""Push integrations: the Gradient-compatible Vendor API vendors such as Mailprotector call."""
