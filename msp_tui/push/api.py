@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from msp_tui import __version__
@@ -46,8 +46,19 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 Id = Annotated[str | StrictInt, Field(description="the vendor's own id")]
 
 
+MAX_UNITS = 10**12
+
+
 class Loose(BaseModel):
     model_config = ConfigDict(extra="allow")  # vendors send more than we read
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        # JSON may carry lone surrogates ("\ud808"), which no database can store.
+        if isinstance(value, str):
+            value.encode("utf-8")
+        return value
 
 
 class AccountBody(Loose):
@@ -79,7 +90,7 @@ class SkuBody(Loose):
 
 class CountBody(Loose):
     accountId: Id
-    unitCount: Annotated[StrictInt | StrictFloat, Field(ge=0, allow_inf_nan=False)]
+    unitCount: Annotated[StrictInt | StrictFloat, Field(ge=0, le=MAX_UNITS, allow_inf_nan=False)]
 
 
 class AlertBody(Loose):
@@ -174,7 +185,10 @@ def _validation_message(exc: RequestValidationError) -> str:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return "Malformed JSON in the request body"
-    if any("unitCount" in map(str, p.get("loc", ())) for p in problems):
+    about_units = [p for p in problems if "unitCount" in map(str, p.get("loc", ()))]
+    if any(p.get("type") == "less_than_equal" for p in about_units):
+        return f"unitCount must be a number no greater than {MAX_UNITS}"
+    if about_units:
         return "unitCount must be a number"
     first = problems[0] if problems else {}
     where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
@@ -230,6 +244,7 @@ def create_app(rate_limit: float | None = DEFAULT_RATE_LIMIT) -> FastAPI:
     async def unknown(request: Request, exc: inbox.UnknownRecord) -> JSONResponse:
         return error(404, str(exc))
 
+    @app.get(PREFIX + "/", include_in_schema=False)  # base URL + "/" as some clients join it
     @app.get(PREFIX, summary="The vendor, its modules and SKUs")
     async def vendor(c: Auth) -> dict[str, Any]:
         return {"status": "success", "data": vendor_object(c.integration), "message": "OK"}
