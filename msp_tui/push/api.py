@@ -204,7 +204,7 @@ def caller(
         found = authenticate(gradient_token)
     except BadToken as exc:
         raise ApiError(401, str(exc)) from None
-    wait = request.app.state.limiter.retry_after(found.key.id)
+    wait = request.app.state.limiter.retry_after(found.key_id)
     if wait:
         raise ApiError(429, "Too many requests: the limit is 100 per second",
                        {"Retry-After": str(wait)})  # fmt: skip

@@ -20,6 +20,7 @@ from msp_tui.store.models import (
     UsageCount,
     VendorAccount,
     VendorService,
+    database_proxy,
     utcnow,
 )
 
@@ -184,15 +185,30 @@ def update_service(
 
 def record_count(
     integration: Integration, service_id: str, account_id: str, quantity: Decimal
-) -> UsageCount:
+) -> None:
+    """One Update Counts push, in one transaction. The hot path of the Vendor API, so in plain
+    parameterised SQL: peewee's query building cost ~4x the database work here."""
+    db = database_proxy.obj
+    p = db.param  # the driver's placeholder; values are always passed as parameters
     now = utcnow()
-    with writing():
-        service = service_by_id(integration, service_id)
-        found = account(integration, account_id)
-        count = UsageCount.create(account=found, service=service, quantity=quantity,
-                                  counted_at=now, received_at=now, source="push")  # fmt: skip
+    stamp = UsageCount.received_at.db_value(now)
+    with writing(db):
+        found = db.execute_sql(
+            f"SELECT (SELECT id FROM vendor_service WHERE integration_id = {p}"  # noqa: S608
+            f" AND external_id = {p}), (SELECT id FROM vendor_account"
+            f" WHERE integration_id = {p} AND external_id = {p})",
+            (integration.id, service_id, integration.id, account_id),
+        ).fetchone()
+        if found[0] is None:
+            raise UnknownRecord(f"Service with id {service_id} not found")
+        if found[1] is None:
+            raise UnknownRecord(f"Account with id {account_id} not found")
+        db.execute_sql(
+            "INSERT INTO usage_count (account_id, service_id, quantity, counted_at, received_at,"  # noqa: S608
+            f" source) VALUES ({p}, {p}, {p}, {p}, {p}, 'push')",
+            (found[1], found[0], UsageCount.quantity.db_value(quantity), stamp, stamp),
+        )
         _mark_delivered(integration, now)
-    return count
 
 
 def queue_alert(integration: Integration, account_id: str, body: dict[str, Any]) -> Alert:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from adapters.errors import register_secret
 from msp_tui.store.db import writing
-from msp_tui.store.models import Integration, PartnerKey, utcnow
+from msp_tui.store.models import Integration, PartnerKey, database_proxy, utcnow
 
 KEY_BYTES = 32
 PREFIX = "msptui_"
@@ -43,7 +43,7 @@ def new_partner_key(integration: Integration) -> str:
 @dataclass(frozen=True)
 class Caller:
     integration: Integration
-    key: PartnerKey
+    key_id: int
 
 
 class BadToken(Exception):
@@ -68,22 +68,24 @@ def authenticate(header: str | None) -> Caller:
     """The integration a token belongs to. Pins the vendor half on first use."""
     vendor_key, partner_key = parse_token(header)
     digest = hash_key(partner_key)
-    key = (
-        PartnerKey.select(PartnerKey, Integration)
-        .join(Integration)
-        .where((PartnerKey.key_hash == digest) & PartnerKey.revoked_at.is_null())
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.key_hash, digest):
+    db = database_proxy.obj
+    # Plain SQL on the hot path; revocation is read on every call, so rotation bites at once.
+    row = db.execute_sql(
+        f"SELECT id, key_hash, vendor_key_hash, integration_id FROM partner_key"  # noqa: S608
+        f" WHERE key_hash = {db.param} AND revoked_at IS NULL",
+        (digest,),
+    ).fetchone()
+    if row is None or not hmac.compare_digest(row[1], digest):
         raise BadToken("Invalid partner API key")
+    key_id, _, pinned, integration_id = row
     vendor_digest = hash_key(vendor_key)
-    if key.vendor_key_hash is None:
+    if pinned is None:
         with writing():
             # Only the first caller pins; a race between two first calls keeps the earlier one.
             PartnerKey.update(vendor_key_hash=vendor_digest, last_used_at=utcnow()).where(
-                (PartnerKey.id == key.id) & PartnerKey.vendor_key_hash.is_null()
+                (PartnerKey.id == key_id) & PartnerKey.vendor_key_hash.is_null()
             ).execute()
-        key = PartnerKey.get_by_id(key.id)
-    if not hmac.compare_digest(key.vendor_key_hash, vendor_digest):
+        pinned = PartnerKey.get_by_id(key_id).vendor_key_hash
+    if not hmac.compare_digest(pinned, vendor_digest):
         raise BadToken("This partner key belongs to another vendor key")
-    return Caller(key.integration, key)
+    return Caller(Integration.get_by_id(integration_id), key_id)
