@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -126,6 +127,14 @@ def build_parser() -> Parser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--serve-port",
+        type=int,
+        default=int(os.environ.get("MSP_TUI_SERVE_PORT", "8787")),
+        metavar="PORT",
+        help="with a push integration, the TUI serves the Vendor API on this port unless"
+        " 'msp-tui serve' already does (default: MSP_TUI_SERVE_PORT, else 8787)",
+    )
 
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
@@ -315,7 +324,7 @@ def build_parser() -> Parser:
     return parser
 
 
-def run_tui(ctx: Context) -> int:
+def run_tui(ctx: Context, serve_port: int) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(
             f"{PROG}: the terminal UI needs a terminal; for scripts use a subcommand"
@@ -325,7 +334,7 @@ def run_tui(ctx: Context) -> int:
         return EXIT_USAGE
     from msp_tui.app import MspTuiApp
 
-    MspTuiApp(ctx).run()
+    MspTuiApp(ctx, serve_port=serve_port).run()
     return EXIT_OK
 
 
@@ -344,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     try:
         if handler is None:
-            return run_tui(ctx)
+            return run_tui(ctx, args.serve_port)
         return handler(ctx, args)
     except commands.UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -7,7 +7,15 @@ from datetime import datetime
 
 from peewee import JOIN, Case, fn
 
-from msp_tui.store.models import AccountMapping, Integration, VendorAccount, VendorService
+from msp_tui.store.models import (
+    AccountMapping,
+    Alert,
+    Integration,
+    SyncRun,
+    UsageCount,
+    VendorAccount,
+    VendorService,
+)
 
 VENDOR_TITLES = {"spamtitan": "SpamTitan", "mailprotector": "Mailprotector"}
 STATUS_TITLES = {
@@ -70,3 +78,16 @@ def integration_summaries() -> list[IntegrationSummary]:
         )
         for i in Integration.select().order_by(Integration.name)
     ]
+
+
+def data_stamp() -> tuple[int, ...]:
+    """Changes whenever a sync or a push (from any process) stores something: the newest row of
+    each table they append to. Cheap enough to poll: four primary-key lookups."""
+    return tuple(
+        model.select(fn.MAX(model.id)).scalar() or 0
+        for model in (UsageCount, Alert, SyncRun, VendorAccount)
+    )
+
+
+def push_integrations_exist() -> bool:
+    return Integration.select().where(Integration.kind == "push").exists()

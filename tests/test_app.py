@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-from msp_tui.app import MspTuiApp
+import time
+from pathlib import Path
+
+import httpx
+
+from adapters.sandbox.mailprotector import VENDOR_KEY, gradient_token
+from msp_tui.app import MspTuiApp, NewDataLanded
 from msp_tui.context import Context
+from msp_tui.push.keys import new_partner_key
 from msp_tui.store.models import Integration, VendorAccount
 from screens.home import EmptyState, IntegrationTable
+from serve_process import start_serve, stop_serve
 
 
 async def test_home_shows_the_empty_state_at_80x24_and_q_quits(ctx: Context) -> None:
@@ -61,3 +69,47 @@ def test_every_binding_we_declare_has_an_id() -> None:
     assert declared
     missing = [(name, b) for name, b in declared if not (isinstance(b, Binding) and b.id)]
     assert missing == []
+
+
+async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
+    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+async def push_accounts(base_url: str, key: str) -> None:
+    headers = {"GRADIENT-TOKEN": gradient_token(VENDOR_KEY, key)}
+    async with httpx.AsyncClient(base_url=base_url + "/api/vendor-api", headers=headers) as c:
+        r = await c.post("/organization/accounts", json=[{"id": "7", "name": "Acme Dental"}])
+        assert r.status_code == 201
+
+
+async def test_the_tui_serves_the_vendor_api_and_notices_pushes(ctx: Context) -> None:
+    key = new_partner_key(Integration.create(name="mp", vendor="mailprotector", kind="push"))
+    app = MspTuiApp(ctx, serve_port=0)
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: app.vendor_api is not None)
+        assert app.vendor_api.owned and app.vendor_api.port
+        await push_accounts(app.vendor_api.base_url, key)
+        await wait_until(pilot, lambda: any(isinstance(m, NewDataLanded) for m in messages))
+        assert app.new_data
+    assert not app.vendor_api._thread.is_alive()  # stopped with the app
+
+
+async def test_the_tui_leaves_pushes_to_a_running_serve(ctx: Context, db_path: Path) -> None:
+    key = new_partner_key(Integration.create(name="mp", vendor="mailprotector", kind="push"))
+    served = start_serve(db_path)
+    try:
+        port = int(served.url.rsplit(":", 1)[1])
+        app = MspTuiApp(ctx, serve_port=port)
+        messages: list = []
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await wait_until(pilot, lambda: app.vendor_api is not None)
+            assert not app.vendor_api.owned
+            await push_accounts(served.url, key)  # stored by the other process
+            await wait_until(pilot, lambda: any(isinstance(m, NewDataLanded) for m in messages))
+    finally:
+        stop_serve(served)
