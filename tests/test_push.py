@@ -95,12 +95,17 @@ def test_the_whole_push_lifecycle(served: Served, partner_key: str, db_path: Pat
         paused = api.patch("/organization/status/inactive")
         assert paused.status_code == 200
         assert api.get("/organization").json()["status"] == "inactive"
+        # a later count does not overrule the vendor's own status
+        counted = api.post("/service/mp-cloudfilter/count",
+                           json={"accountId": customers[0].id, "unitCount": 5})  # fmt: skip
+        assert counted.status_code == 201
+        assert api.get("/organization").json()["status"] == "inactive"
 
     reopen(db_path)
     integration = Integration.get(Integration.name == "mailprotector")
     assert VendorAccount.select().where(VendorAccount.integration == integration).count() == 25
     assert VendorService.select().where(VendorService.integration == integration).count() == 9
-    assert UsageCount.select().count() == sent == sum(len(c.counts) for c in customers)
+    assert UsageCount.select().count() == sent + 1 == sum(len(c.counts) for c in customers) + 1
     assert Alert.select().count() == 1
 
 

@@ -61,13 +61,16 @@ def mark_called(integration: Integration) -> None:
 
 
 def _mark_delivered(integration: Integration, now: datetime) -> None:
-    """A count or an alert: the integration is working."""
+    """A count or an alert: the first one makes the integration `active`; after that the
+    vendor's own status (PATCH .../organization/status) stands."""
+    first = integration.status in ("not_connected", "pending")
     last = integration.last_push_at
-    if integration.status != "active" or last is None or now - last > LAST_PUSH_RESOLUTION:
-        Integration.update(status="active", last_push_at=now, status_reason=None).where(
+    if first or last is None or now - last > LAST_PUSH_RESOLUTION:
+        status = "active" if first else integration.status
+        Integration.update(status=status, last_push_at=now).where(
             Integration.id == integration.id
         ).execute()
-        integration.status, integration.last_push_at = "active", now
+        integration.status, integration.last_push_at = status, now
 
 
 def set_status(integration: Integration, status: str) -> None:
