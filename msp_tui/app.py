@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import HelpPanel
 
 from msp_tui import __version__
 from msp_tui.context import Context
 from msp_tui.overview import data_stamp, push_integrations_exist
 from msp_tui.push.server import DEFAULT_PORT, BackgroundServer
+from msp_tui.sync import Mode, SyncOutcome, SyncSource, sync_sources
 from screens import STYLES
 from screens.home import HomeScreen
+from screens.indicator import SyncState
 
 
 class VendorApiStarted(Message):
@@ -26,6 +31,12 @@ class VendorApiStarted(Message):
 
 class NewDataLanded(Message):
     """A sync or a push (of this process or another) stored something since the last look."""
+
+
+class SyncFinished(Message):
+    def __init__(self, key: str, outcome: SyncOutcome) -> None:
+        super().__init__()
+        self.key, self.outcome = key, outcome
 
 
 class MspTuiApp(App[None]):
@@ -54,10 +65,12 @@ class MspTuiApp(App[None]):
     ]
 
     POLL_S = 2.0  # how often to look for data another process stored
+    sync_state: reactive[SyncState] = reactive(SyncState, always_update=True)
 
-    def __init__(self, ctx: Context, serve_port: int = DEFAULT_PORT) -> None:
+    def __init__(self, ctx: Context, serve_port: int = DEFAULT_PORT, demo: object = None) -> None:
         super().__init__()
         self.ctx = ctx
+        self.demo = demo  # msp_tui.demo.Demo when running `msp-tui demo`
         self.sub_title = f"v{__version__} · {Path(ctx.location.display).name}"
         self.serve_port = serve_port
         self.vendor_api: BackgroundServer | None = None
@@ -71,6 +84,16 @@ class MspTuiApp(App[None]):
         self.data_stamp = data_stamp()
         self.set_interval(self.POLL_S, self.look_for_new_data)
         if push_integrations_exist():
+            self.start_vendor_api()
+
+    def vendor_api_url(self) -> str:
+        """Where push vendors reach us, as told to the operator."""
+        if self.demo is not None and self.vendor_api is not None:
+            return self.vendor_api.base_url
+        return os.environ.get("MSP_TUI_PUBLIC_URL", f"http://127.0.0.1:{self.serve_port}")
+
+    def ensure_vendor_api(self) -> None:
+        if self.vendor_api is None:
             self.start_vendor_api()
 
     @work(thread=True, exclusive=True, group="vendor-api")
@@ -95,7 +118,43 @@ class MspTuiApp(App[None]):
             self.post_message(NewDataLanded())
 
     def on_new_data_landed(self, message: NewDataLanded) -> None:
-        self.notify("New data has landed: press r to refresh", timeout=4)
+        self.sync_state = replace(self.sync_state, new_data=True)
+
+    def data_seen(self) -> None:
+        """The operator refreshed: what was new is now shown."""
+        self.new_data = False
+        self.data_stamp = data_stamp()
+        self.sync_state = replace(self.sync_state, new_data=False)
+
+    # --- syncing -------------------------------------------------------------------------------
+
+    def start_sync(self, names: list[str] | None = None, mode: Mode = "quick") -> int:
+        """Sync the PSA and pull integrations (or only `names`) in workers; returns how many
+        started. The indicator spins until they are done."""
+        sources = sync_sources(names)
+        for source in sources:
+            if source.key in self.sync_state.syncing:
+                continue
+            self.sync_state = replace(
+                self.sync_state, syncing=self.sync_state.syncing | {source.key}
+            )
+            self.run_worker(self._sync(source, mode), group="sync", name=source.key)
+        return len(sources)
+
+    async def _sync(self, source: SyncSource, mode: Mode) -> None:
+        outcome = await source.run(self.ctx.secrets, mode)
+        self.post_message(SyncFinished(source.key, outcome))
+
+    def on_sync_finished(self, message: SyncFinished) -> None:
+        state = self.sync_state
+        error = state.error
+        if message.outcome.ok:
+            error = None if error and error.startswith(message.key) else error
+        else:
+            error = f"{message.key}: {message.outcome.error}"
+            self.notify(error, title="Sync failed", severity="error", timeout=10)
+        self.sync_state = replace(state, syncing=state.syncing - {message.key}, error=error)
+        self.look_for_new_data()
 
     def on_unmount(self) -> None:
         if self.vendor_api is not None:

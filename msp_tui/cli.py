@@ -292,6 +292,15 @@ def build_parser() -> Parser:
     sync.add_argument("--json", action="store_true", help="print a JSON summary per source")
     sync.set_defaults(handler=commands.cmd_sync)
 
+    demo = add_command(
+        "demo",
+        "try the app on built-in simulators (nothing real is touched)",
+        "Start the terminal UI against built-in SpamTitan, Mailprotector and ConnectWise"
+        " simulators on 127.0.0.1, with a throwaway database that is deleted on exit.",
+    )
+    demo.add_argument("--seed", type=int, default=7, help="the simulated world (default: 7)")
+    demo.set_defaults(handler=cmd_demo, needs_store=False)
+
     serve = add_command(
         "serve", "run the Vendor API that push vendors call",
         "Serve the Gradient-compatible Vendor API (Mailprotector and other push vendors call"
@@ -322,6 +331,24 @@ def build_parser() -> Parser:
     usage.add_argument("--out", type=Path, metavar="FILE", help="default: stdout")
     usage.set_defaults(handler=commands.cmd_export_usage)
     return parser
+
+
+def cmd_demo(ctx: Context | None, args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(f"{PROG} demo: the demo is the terminal UI and needs a terminal", file=sys.stderr)
+        return EXIT_USAGE
+    from msp_tui.app import MspTuiApp
+    from msp_tui.demo import start_demo
+
+    setup_logging(getattr(args, "verbose", False))
+    print("Starting the demo: simulators on 127.0.0.1, a throwaway database…", file=sys.stderr)
+    demo, demo_ctx = start_demo(seed=args.seed)
+    try:
+        MspTuiApp(demo_ctx, serve_port=0, demo=demo).run()
+    finally:
+        demo_ctx.close()
+        demo.stop()
+    return EXIT_OK
 
 
 def run_tui(ctx: Context, serve_port: int) -> int:

@@ -11,6 +11,11 @@ from msp_tui.store.models import (
     AccountMapping,
     Alert,
     Integration,
+    PsaAgreement,
+    PsaAgreementLine,
+    PsaCompany,
+    PsaConnection,
+    PsaProduct,
     SyncRun,
     UsageCount,
     VendorAccount,
@@ -46,6 +51,39 @@ class IntegrationSummary:
     @property
     def status_title(self) -> str:
         return STATUS_TITLES.get(self.status, self.status)
+
+
+@dataclass(frozen=True)
+class PsaSummary:
+    name: str
+    site: str
+    status: str
+    last_sync_at: datetime | None
+    companies: int
+    products: int
+    lines: int
+
+    @property
+    def status_title(self) -> str:
+        return STATUS_TITLES.get(self.status, self.status)
+
+
+def psa_summary() -> PsaSummary | None:
+    connection = PsaConnection.select().order_by(PsaConnection.id).first()
+    if connection is None:
+        return None
+    return PsaSummary(
+        connection.name,
+        connection.site,
+        connection.status,
+        connection.last_sync_at,
+        PsaCompany.select()
+        .where((PsaCompany.connection == connection) & ~PsaCompany.deleted)
+        .count(),
+        PsaProduct.select().where(PsaProduct.connection == connection).count(),
+        PsaAgreementLine.select().join(PsaAgreement)
+        .where(PsaAgreement.connection == connection).count(),
+    )  # fmt: skip
 
 
 def integration_summaries() -> list[IntegrationSummary]:

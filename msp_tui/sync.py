@@ -335,3 +335,35 @@ def _write_pull(
         integration.status_reason = None
         integration.save()
     return {"accounts": len(accounts), "services": 1, "counts": len(counts)}
+
+
+# --- what there is to sync ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncSource:
+    """One thing `sync` can read: the PSA connection or a pull integration."""
+
+    key: str
+    connection: PsaConnection | None = None
+    integration: Integration | None = None
+
+    async def run(self, secrets: SecretStore, mode: Mode = "quick", **kwargs) -> SyncOutcome:
+        if self.connection is not None:
+            return await sync_psa(self.connection, secrets, mode=mode, **kwargs)
+        assert self.integration is not None
+        return await sync_pull(self.integration, secrets, mode=mode, **kwargs)
+
+
+def sync_sources(names: list[str] | None = None) -> list[SyncSource]:
+    """The PSA connections and pull integrations, or those named ('psa' names the PSA)."""
+    sources = [SyncSource(f"psa:{c.name}", connection=c)
+               for c in PsaConnection.select().order_by(PsaConnection.name)]  # fmt: skip
+    sources += [
+        SyncSource(i.name, integration=i)
+        for i in Integration.select().where(Integration.kind == "pull").order_by(Integration.name)
+    ]
+    if names is None:
+        return sources
+    wanted = set(names)
+    return [s for s in sources if s.key in wanted or (s.connection and "psa" in wanted)]

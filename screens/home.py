@@ -1,14 +1,24 @@
-"""Home: the integrations, their status and counts, or how to get started when there are none."""
+"""Home: a card for the PSA, one per integration, and one per vendor that can be connected."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Input, Static
 
-from msp_tui.overview import IntegrationSummary, integration_summaries
+from msp_tui.overview import (
+    IntegrationSummary,
+    PsaSummary,
+    integration_summaries,
+    psa_summary,
+)
+from screens.indicator import AppHeader
 
 EMPTY_STATE = """\
 [b]No integrations yet.[/b]
@@ -16,66 +26,200 @@ EMPTY_STATE = """\
 msp-tui compares what your vendors count (SpamTitan, Mailprotector) with what your PSA \
 (ConnectWise Manage) bills, and fixes the agreements you approve.
 
-To begin: connect the PSA, add a vendor integration, map its accounts and services, then \
-reconcile. Press [b]?[/b] for help on any screen, [b]ctrl+p[/b] for every command, [b]q[/b] to quit.
+To begin: pick a vendor below and press [b]enter[/b] to connect it, map its accounts and \
+services, then reconcile. Press [b]?[/b] for help on any screen, [b]ctrl+p[/b] for every \
+command, [b]q[/b] to quit.
 """
+CATALOG = {
+    "spamtitan": ("SpamTitan", "Email security · pulled with an API URL and key"),
+    "mailprotector": ("Mailprotector", "Email security · pushes counts with a partner key"),
+}
 
 
-class EmptyState(Static, can_focus=True):
+class EmptyState(Static):
+    pass
+
+
+@dataclass(frozen=True)
+class CardData:
+    kind: str  # psa | integration | catalog
+    key: str
+    title: str
+    lines: tuple[str, ...]
+    status: str = ""
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+def psa_card(psa: PsaSummary | None) -> CardData:
+    if psa is None:
+        hint = "Not connected. Run: msp-tui psa set connectwise --help"
+        return CardData("psa", "psa", "ConnectWise Manage (PSA)", (hint,), "not_connected")
+    return CardData(
+        "psa",
+        "psa",
+        f"ConnectWise Manage (PSA) · {psa.site}",
+        (
+            f"{psa.status_title} · last sync {_when(psa.last_sync_at)}",
+            f"{psa.companies} companies · {psa.products} products · {psa.lines} agreement lines",
+        ),
+        psa.status,
+    )
+
+
+def integration_card(s: IntegrationSummary) -> CardData:
+    return CardData(
+        "integration",
+        s.name,
+        f"{s.vendor_title} · {s.name}",
+        (
+            f"{s.status_title} · last sync {_when(s.last_sync_at)}",
+            f"{s.accounts} accounts · {s.services} services · {s.unmapped_accounts} unmapped",
+        ),
+        s.status,
+    )
+
+
+class Card(Static, can_focus=True):
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="home.open", tooltip="Open this card."),
+    ]
     HELP = """\
-## Getting started
-An integration connects one vendor account (SpamTitan, Mailprotector) to msp-tui.
-Once the PSA is connected and a vendor added, its accounts and services are mapped to
-ConnectWise companies and products, and the numbers can be reconciled.
+## Cards
+The PSA connection, each connected integration (status, last sync, accounts, services and
+unmapped accounts), and the vendors you can connect. **enter** opens one: a vendor card starts
+the connect wizard; an integration offers mapping, alerts, key rotation and disconnecting.
 """
 
+    class Opened(Message):
+        def __init__(self, card: CardData) -> None:
+            super().__init__()
+            self.card = card
 
-class IntegrationTable(DataTable):
-    HELP = """\
-## Integrations
-Each row is a connected vendor: its status, when it last synced, how many accounts and
-services it reported, and how many accounts still need mapping to a PSA company.
-"""
+    def __init__(self, card: CardData) -> None:
+        super().__init__(classes=f"card -{card.kind} -{card.status or 'none'}")
+        self.card = card
+        self.update(f"[b]{card.title}[/b]\n" + "\n".join(card.lines))
+
+    def action_open(self) -> None:
+        self.post_message(self.Opened(self.card))
+
+    def on_click(self) -> None:
+        self.focus()
+        self.action_open()
 
 
 class HomeScreen(Screen):
     BINDINGS = [
+        Binding("s", "sync", "Sync", id="home.sync", tooltip="Sync the PSA and pulled vendors."),
         Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Read the store again."),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="home.search",
+            key_display="/",
+            tooltip="Find a card by name.",
+        ),
+        Binding(
+            "down", "app.focus_next", "Next", id="home.next", show=False, tooltip="The next card."
+        ),
+        Binding(
+            "up",
+            "app.focus_previous",
+            "Previous",
+            id="home.previous",
+            show=False,
+            tooltip="The previous card.",
+        ),
+        Binding(
+            "escape",
+            "clear_search",
+            "Clear",
+            id="home.clear_search",
+            show=False,
+            tooltip="Clear the search.",
+        ),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="home"):
+        yield AppHeader()
+        yield Input(placeholder="search cards", id="card-search", classes="-hidden")
+        with VerticalScroll(id="home"):
             yield EmptyState(EMPTY_STATE, id="empty-state")
-            yield IntegrationTable(id="integrations", cursor_type="row", zebra_stripes=True)
+            yield VerticalScroll(id="cards")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(IntegrationTable)
-        table.add_columns(
-            "Integration", "Vendor", "Status", "Last sync", "Accounts", "Services", "Unmapped"
-        )
         self.action_refresh()
 
-    def action_refresh(self) -> None:
-        self.show(integration_summaries())
+    def cards(self) -> list[CardData]:
+        summaries = integration_summaries()
+        cards = [psa_card(psa_summary())] + [integration_card(s) for s in summaries]
+        cards += [
+            CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
+            for vendor, (title, blurb) in CATALOG.items()
+        ]
+        return cards
 
-    def show(self, summaries: list[IntegrationSummary]) -> None:
-        table = self.query_one(IntegrationTable)
-        table.clear()
-        for s in summaries:
-            last_sync = s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "never"
-            table.add_row(
-                s.name,
-                s.vendor_title,
-                s.status_title,
-                last_sync,
-                str(s.accounts),
-                str(s.services),
-                str(s.unmapped_accounts),
-                key=s.name,
-            )
-        empty = self.query_one(EmptyState)
-        empty.display = not summaries
-        table.display = bool(summaries)
-        (table if summaries else empty).focus()
+    def action_refresh(self) -> None:
+        self.app.data_seen()
+        self.show(self.cards())
+
+    def show(self, cards: list[CardData]) -> None:
+        query = self.query_one("#card-search", Input).value.lower().strip()
+        shown = [c for c in cards if query in c.title.lower()]
+        focused_key = self.focused.card.key if isinstance(self.focused, Card) else None
+        box = self.query_one("#cards", VerticalScroll)
+        box.remove_children()
+        widgets = [Card(c) for c in shown]
+        box.mount_all(widgets)
+        self.query_one(EmptyState).display = not any(c.kind == "integration" for c in cards)
+        target = next((w for w in widgets if w.card.key == focused_key), None)
+        target = target or next((w for w in widgets if w.card.kind == "integration"), None)
+        target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
+        if target is not None and not isinstance(self.focused, Input):
+            self.call_after_refresh(target.focus)
+
+    def action_sync(self) -> None:
+        started = self.app.start_sync()
+        if not started:
+            self.notify("Nothing to sync yet: connect the PSA or a pulled vendor first.")
+
+    def action_search(self) -> None:
+        search = self.query_one("#card-search", Input)
+        search.remove_class("-hidden")
+        search.focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#card-search", Input)
+        search.value = ""
+        search.add_class("-hidden")
+        self.action_refresh()
+
+    @on(Input.Changed, "#card-search")
+    def search_changed(self) -> None:
+        self.show(self.cards())
+
+    @on(Input.Submitted, "#card-search")
+    def search_done(self) -> None:
+        first = self.query(Card).first(Card) if self.query(Card) else None
+        if first is not None:
+            first.focus()
+
+    @on(Card.Opened)
+    def open_card(self, message: Card.Opened) -> None:
+        card = message.card
+        if card.kind == "catalog":
+            from screens.wizard import ConnectWizard
+
+            vendor = card.key.removeprefix("connect:")
+            self.app.push_screen(ConnectWizard(vendor), lambda _: self.action_refresh())
+        elif card.kind == "integration":
+            from screens.integration import IntegrationScreen
+
+            self.app.push_screen(IntegrationScreen(card.key), lambda _: self.action_refresh())
+        else:
+            self.notify("Connect or change the PSA with: msp-tui psa set connectwise --help")

@@ -10,7 +10,7 @@ from msp_tui.app import MspTuiApp, NewDataLanded
 from msp_tui.context import Context
 from msp_tui.push.keys import new_partner_key
 from msp_tui.store.models import Integration, VendorAccount
-from screens.home import EmptyState, IntegrationTable
+from screens.home import Card, EmptyState
 from serve_process import start_serve, stop_serve
 
 
@@ -21,7 +21,9 @@ async def test_home_shows_the_empty_state_at_80x24_and_q_quits(ctx: Context) -> 
         assert empty.display
         assert "No integrations yet." in str(empty.content)
         assert empty.region.width <= 80 and empty.region.height > 0
-        assert not app.screen.query_one(IntegrationTable).display
+        kinds = [c.card.kind for c in app.screen.query(Card)]
+        assert kinds == ["psa", "catalog", "catalog"]
+        assert isinstance(app.focused, Card) and app.focused.card.key == "connect:spamtitan"
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
@@ -36,14 +38,19 @@ async def test_home_lists_integrations_with_counts(ctx: Context) -> None:
         VendorAccount.create(integration=spamtitan, external_id=str(n), name=f"Customer {n}")
     app = MspTuiApp(ctx)
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.screen.query_one(IntegrationTable)
-        assert table.display and table.row_count == 1
-        assert table.get_row("spamtitan")[1:3] == ["SpamTitan", "Active"]
-        assert table.get_row("spamtitan")[4:] == ["3", "0", "3"]
+        cards = {c.card.key: c for c in app.screen.query(Card)}
+        assert not app.screen.query_one(EmptyState).display
+        card = cards["spamtitan"]
+        assert card.card.title == "SpamTitan · spamtitan"
+        assert "Active" in card.card.lines[0]
+        assert card.card.lines[1] == "3 accounts · 0 services · 3 unmapped"
+        assert app.focused is card
         await pilot.press("question_mark")
         assert app.screen.query("HelpPanel")
         await pilot.press("f1")
         assert not app.screen.query("HelpPanel")
+        await pilot.press("slash", *"mail")
+        assert [c.card.key for c in app.screen.query(Card)] == ["connect:mailprotector"]
 
 
 def test_every_binding_we_declare_has_an_id() -> None:

@@ -46,7 +46,7 @@ def test_empty_app_in_a_real_terminal(
         assert "Quit" in shown and "Help" in shown
         assert all(len(line) <= 80 for line in shown.splitlines())
         term.press("?")
-        term.wait_for("Getting started")
+        term.wait_for("Cards")
         term.press("q")
         assert term.wait_exit() == 0
     assert db.is_file()

@@ -1,0 +1,505 @@
+"""MappingPanel: pair vendor accounts (or services) with PSA companies (or products).
+
+PSA on the left, vendor on the right, each with a search box, a filter and a PairingList.
+Pairing is a keyboard drag: pick a row up with space, go to the other list, drop it with
+enter; a mouse drag does the same. Every change goes straight to the board, which saves it
+(msp_tui.mapping); the panel only draws the board's state and posts `Changed` with its counts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.events import DescendantFocus
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Static
+
+from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
+from screens.pairing import PairingList
+
+Side = Literal["psa", "vendor"]
+VENDOR_FILTERS: tuple[Filter, ...] = ("all", "unmapped", "suggested", "mapped")
+PSA_FILTERS: tuple[Filter, ...] = ("all", "unmapped", "mapped")
+DEFAULT_THRESHOLD = 90.0
+
+MAPPING_HELP = """\
+## Mapping
+PSA companies (or products) on the left, the vendor's accounts (or services) on the right.
+Every change is saved at once.
+
+- **space** picks up the highlighted row; **tab** / **shift+tab** (or **left** / **right**)
+  go to the other list; **enter** drops it on the highlighted row there, which maps the two.
+  **esc** puts it down. With nothing carried, **enter** picks up too.
+- **a** accepts the highlighted vendor row's top suggestion; **A** accepts every open
+  suggestion scoring 90 or more, after saying how many.
+- **u** unmaps the highlighted vendor row (a service loses all its products);
+  **x** leaves an account out of mapping, or takes it back in (accounts only).
+- **/** searches the focused list (a product by its Product ID or description);
+  **f** cycles its filter: all, unmapped, suggested, mapped. **esc** clears the search.
+- Mouse: drag a row onto a row of the other list.
+
+Vendor rows: `= Acme` exact match, mapped automatically; `→ Acme` mapped by hand or by an
+accepted suggestion; `~92 Acme?` a suggestion and its score, not applied; `x excluded`.
+PSA rows: `✓` already mapped from at least one vendor row.
+"""
+
+
+class MappingList(PairingList):
+    """One side of the panel; enter picks up or drops, and the footer says so."""
+
+    HELP = MAPPING_HELP
+    BINDINGS = [
+        Binding("enter", "select", "Drop", id="mapping.drop",
+                tooltip="Drop what you carry on the highlighted row (or pick this row up)."),
+    ]  # fmt: skip
+
+    def __init__(self, side: Side, format_row, *, id: str) -> None:
+        super().__init__(format_row, id=id)
+        self.side: Side = side
+
+
+class MappingPanel(Widget):
+    HELP = MAPPING_HELP
+
+    BINDINGS = [
+        Binding("space", "pick_up", "Pick up", id="mapping.pick_up",
+                tooltip="Pick up the highlighted row, to drop it on a row of the other list."),
+        Binding("a", "accept", "Accept", id="mapping.accept",
+                tooltip="Map the highlighted vendor row to its top suggestion."),
+        Binding("A", "accept_all", "Accept all", id="mapping.accept_all",
+                tooltip="Map every open vendor row whose top suggestion scores at least the"
+                " threshold (asks first)."),
+        Binding("u", "unmap", "Unmap", id="mapping.unmap",
+                tooltip="Remove the highlighted vendor row's mapping."),
+        Binding("x", "exclude", "Exclude", id="mapping.exclude",
+                tooltip="Leave the highlighted vendor account out of mapping, or take it back."),
+        Binding("f", "cycle_filter", "Filter", id="mapping.filter",
+                tooltip="Show all, unmapped, suggested or mapped rows of the focused list."),
+        Binding("slash", "search", "Search", id="mapping.search", key_display="/",
+                tooltip="Type to narrow the focused list."),
+        Binding("tab", "other_list", "Other list", id="mapping.next_list",
+                tooltip="Go to the other list."),
+        Binding("shift+tab", "other_list", "Other list", id="mapping.previous_list",
+                show=False, tooltip="Go to the other list."),
+        Binding("left", "focus_list('psa')", "PSA list", id="mapping.psa_list", show=False,
+                tooltip="Go to the PSA list on the left."),
+        Binding("right", "focus_list('vendor')", "Vendor list", id="mapping.vendor_list",
+                show=False, tooltip="Go to the vendor list on the right."),
+        Binding("down", "list_below", "To the list", id="mapping.list_below", show=False,
+                tooltip="From a search box, go to the list under it."),
+        Binding("escape", "cancel", "Cancel", id="mapping.cancel",
+                tooltip="Put down what you carry, or clear the search."),
+    ]  # fmt: skip
+
+    COMPONENT_CLASSES = {
+        "mapping-panel--mapped",
+        "mapping-panel--suggested",
+        "mapping-panel--excluded",
+        "mapping-panel--detail",
+    }
+
+    class Changed(Message):
+        """A mapping, exclusion or acceptance was saved; `counts` is the board's new tally."""
+
+        def __init__(self, panel: MappingPanel, counts: Counts) -> None:
+            super().__init__()
+            self.panel = panel
+            self.counts = counts
+
+        @property
+        def control(self) -> MappingPanel:
+            return self.panel
+
+    def __init__(
+        self,
+        board: MappingBoard,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.board = board
+        self.threshold = threshold
+        """`A` accepts the open suggestions scoring at least this."""
+        self.filters: dict[Side, Filter] = {"psa": "all", "vendor": "all"}
+        self.carrying: tuple[Side, PsaEntry | VendorEntry] | None = None
+        self.status = ""
+        """The last thing done, shown under the lists when nothing is carried."""
+        self._psa_uses: dict[int, int] = {}
+        self._detail_side: Side = "vendor"
+        accounts = board.kind == "accounts"
+        self.psa_noun = "PSA companies" if accounts else "PSA products"
+        self.vendor_noun = "Vendor accounts" if accounts else "Vendor services"
+
+    # --- layout --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        accounts = self.board.kind == "accounts"
+        psa_hint = "Search companies" if accounts else "Search Product ID or description"
+        vendor_hint = "Search accounts" if accounts else "Search services"
+        with Horizontal(id="mapping-columns"):
+            with Vertical(id="psa-side", classes="mapping-side"):
+                with Horizontal(classes="mapping-search-row"):
+                    yield Input(placeholder=f"/ {psa_hint}", id="psa-search", compact=True)
+                    yield Static(id="psa-filter", classes="mapping-filter")
+                yield MappingList("psa", self.format_psa_row, id="psa-list")
+            with Vertical(id="vendor-side", classes="mapping-side"):
+                with Horizontal(classes="mapping-search-row"):
+                    yield Input(placeholder=f"/ {vendor_hint}", id="vendor-search", compact=True)
+                    yield Static(id="vendor-filter", classes="mapping-filter")
+                yield MappingList("vendor", self.format_vendor_row, id="vendor-list")
+        yield Static(id="mapping-status")
+        yield Static(id="mapping-detail")
+
+    def on_mount(self) -> None:
+        self._recount()
+        self._show_side("psa")
+        self._show_side("vendor")
+        self._show_titles()
+        self._show_status()
+        self.list_for("psa").focus()
+
+    def list_for(self, side: Side) -> MappingList:
+        return self.query_one(f"#{side}-list", MappingList)
+
+    def search_for(self, side: Side) -> Input:
+        return self.query_one(f"#{side}-search", Input)
+
+    # --- rows ----------------------------------------------------------------------------------
+
+    def vendor_state(self, entry: VendorEntry) -> tuple[str, str]:
+        """The mark a vendor row shows, and the component class that colours it."""
+        if entry.mapped:
+            names = [self._psa_label(p) for p in sorted(entry.mapped)]
+            target = names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1}"
+            return f"{'=' if entry.method == 'exact' else '→'} {target}", "mapped"
+        if entry.excluded:
+            return "x excluded", "excluded"
+        if top := entry.top_suggestion:
+            return f"~{top[1]:.0f} {self._psa_label(top[0])}?", "suggested"
+        return "", ""
+
+    def format_vendor_row(self, entry: VendorEntry, width: int) -> Content:
+        state, tone = self.vendor_state(entry)
+        right = Content.styled(state, f".mapping-panel--{tone}") if tone else Content("")
+        right = right.truncate(max(10, width * 45 // 100), ellipsis=True)
+        label = Content(entry.label)
+        if entry.excluded and not entry.mapped:
+            label = label.stylize(".mapping-panel--excluded")
+        label = label.truncate(max(1, width - right.cell_length - 1), ellipsis=True, pad=True)
+        return Content.assemble(label, " ", right)
+
+    def format_psa_row(self, entry: PsaEntry, width: int) -> Content:
+        used = self._psa_uses.get(entry.id, 0)
+        mark = Content.styled("✓ ", ".mapping-panel--mapped") if used else Content("  ")
+        room = width - 2
+        label = Content(entry.label).truncate(max(1, room * 55 // 100), ellipsis=True)
+        detail_room = room - label.cell_length - 1
+        if detail_room < 4 or not entry.detail:
+            return Content.assemble(mark, label)
+        detail = Content.styled(entry.detail, ".mapping-panel--detail")
+        return Content.assemble(mark, label, " ", detail.truncate(detail_room, ellipsis=True))
+
+    def _psa_label(self, psa_id: int) -> str:
+        entry = self.board.psa_by_id.get(psa_id)
+        return entry.label if entry else f"#{psa_id} (gone from the PSA)"
+
+    # --- showing the board ---------------------------------------------------------------------
+
+    def _recount(self) -> None:
+        uses: dict[int, int] = {}
+        for entry in self.board.vendor:
+            for psa_id in entry.mapped:
+                uses[psa_id] = uses.get(psa_id, 0) + 1
+        self._psa_uses = uses
+
+    def _show_side(self, side: Side) -> None:
+        query = self.search_for(side).value
+        which = self.filters[side]
+        if side == "psa":
+            rows: list = self.board.psa_view(query, which)
+        else:
+            rows = self.board.vendor_view(query, which)
+        self.list_for(side).set_rows(rows)
+        self.query_one(f"#{side}-filter", Static).update(f"▾ {which} · {len(rows)}")
+
+    def _show_titles(self) -> None:
+        c = self.board.counts()
+        psa, vendor = self.list_for("psa"), self.list_for("vendor")
+        psa.border_title = f"{self.psa_noun} {c.psa_total} · mapped {c.psa_mapped}"
+        psa.border_subtitle = f"unmapped {c.psa_total - c.psa_mapped}"
+        vendor.border_title = f"{self.vendor_noun} {c.vendor_total} · mapped {c.mapped}"
+        vendor.border_subtitle = f"unmapped {c.unmapped} · suggested {c.suggested}" + (
+            f" · excluded {c.excluded}" if c.excluded else ""
+        )
+
+    def _show_status(self) -> None:
+        line = self.query_one("#mapping-status", Static)
+        line.set_class(self.carrying is not None, "-carrying")
+        if self.carrying is None:
+            line.update(self.status or "space pick up · enter drop · a accept · ? help")
+            return
+        side, item = self.carrying
+        other = "vendor" if side == "psa" else "PSA"
+        line.update(f"Carrying: {item.label} — move to the {other} list and press enter to"
+                    " drop, esc to put down")  # fmt: skip
+
+    def _show_detail(self) -> None:
+        side = self._detail_side
+        item = self.list_for(side).highlighted_item
+        detail = self.query_one("#mapping-detail", Static)
+        if item is None:
+            detail.update("Nothing matches." if self.board.psa or self.board.vendor else "")
+            return
+        if side == "vendor":
+            first = f"{item.label} ({item.detail}): " + self._vendor_summary(item)
+            tops = " · ".join(f"{score:.0f} {self._psa_label(p)}" for p, score in
+                              item.suggestions[:3])  # fmt: skip
+            second = f"Suggestions: {tops}" if tops else "No suggestions."
+        else:
+            first = f"{item.label} · {item.detail}" if item.detail else item.label
+            names = [v.label for v in self.board.mapped_vendor_for(item.id)]
+            second = f"Mapped from: {', '.join(names)}" if names else "Not mapped from anything."
+        detail.update(Content(first).append("\n").append(second))
+
+    def _vendor_summary(self, entry: VendorEntry) -> str:
+        if entry.mapped:
+            names = ", ".join(self._psa_label(p) for p in sorted(entry.mapped))
+            return f"mapped to {names} ({entry.method or 'manual'})"
+        return "excluded" if entry.excluded else "not mapped"
+
+    def _changed(self, status: str) -> None:
+        """After a saved change: redraw both sides and tell whoever listens."""
+        self.status = status
+        self._recount()
+        self._show_side("psa")
+        self._show_side("vendor")
+        self.list_for("psa").refresh_rows()
+        self.list_for("vendor").refresh_rows()
+        self._show_titles()
+        self._show_status()
+        self._show_detail()
+        self.post_message(self.Changed(self, self.board.counts()))
+
+    # --- events --------------------------------------------------------------------------------
+
+    @on(Input.Changed)
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._show_side("psa" if event.input.id == "psa-search" else "vendor")
+
+    @on(Input.Submitted)
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_list_below()
+
+    @on(PairingList.Highlighted)
+    def _highlighted(self, event: PairingList.Highlighted) -> None:
+        if isinstance(event.pairing_list, MappingList):
+            self._detail_side = event.pairing_list.side
+            self._show_detail()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        side = self._side_of(event.widget)
+        if side is not None and side != self._detail_side:
+            self._detail_side = side
+            self._show_detail()
+
+    @on(PairingList.Selected)
+    def _selected(self, event: PairingList.Selected) -> None:
+        event.stop()
+        side: Side = event.pairing_list.side  # type: ignore[attr-defined]
+        if self.carrying is not None and self.carrying[0] != side:
+            self._drop(self.carrying[1], event.item)
+        else:
+            self._pick_up(side, event.item)
+
+    @on(PairingList.Dropped)
+    def _dropped(self, event: PairingList.Dropped) -> None:
+        event.stop()
+        source, target = event.source_list, event.target_list
+        if isinstance(source, MappingList) and isinstance(target, MappingList):
+            self._drop(event.item, event.target_item)
+
+    # --- carrying ------------------------------------------------------------------------------
+
+    def _pick_up(self, side: Side, item: PsaEntry | VendorEntry) -> None:
+        self._put_down()
+        self.carrying = (side, item)
+        self.list_for(side).set_marked(item)
+        self._show_status()
+
+    def _put_down(self) -> None:
+        if self.carrying is not None:
+            self.list_for(self.carrying[0]).set_marked(None)
+            self.carrying = None
+            self._show_status()
+
+    def _drop(self, carried: PsaEntry | VendorEntry, target: PsaEntry | VendorEntry) -> None:
+        self._put_down()
+        vendor, psa = (carried, target) if isinstance(carried, VendorEntry) else (target, carried)
+        if psa.id in vendor.mapped:
+            self._say(f"{vendor.label} is already mapped to {psa.label}.")
+            return
+        self.board.pair(vendor.id, psa.id, "manual")
+        self._changed(f"Mapped {vendor.label} → {psa.label}.")
+
+    def _say(self, status: str) -> None:
+        self.status = status
+        self._show_status()
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "exclude":
+            return self.board.kind == "accounts"
+        return True
+
+    def _side_of(self, widget: Widget | None) -> Side | None:
+        for side in ("psa", "vendor"):
+            if widget is self.list_for(side) or widget is self.search_for(side):
+                return side
+        return None
+
+    def focused_side(self) -> Side:
+        return self._side_of(self.screen.focused) or "vendor"
+
+    def _vendor_row(self) -> VendorEntry | None:
+        entry = self.list_for("vendor").highlighted_item
+        if entry is None:
+            self.app.bell()
+        return entry
+
+    def action_pick_up(self) -> None:
+        side = self.focused_side()
+        item = self.list_for(side).highlighted_item
+        if item is None:
+            self.app.bell()
+            return
+        self._pick_up(side, item)
+
+    def action_accept(self) -> None:
+        entry = self._vendor_row()
+        if entry is None:
+            return
+        top = entry.top_suggestion
+        if top is None:
+            self._say(f"{entry.label} has no suggestion: pick a PSA row up and drop it here.")
+        elif self.board.kind == "accounts" and entry.mapped:
+            self._say(f"{entry.label} is already mapped: u unmaps it first.")
+        elif top[0] in entry.mapped:
+            self._say(f"{entry.label} is already mapped to {self._psa_label(top[0])}.")
+        else:
+            self.board.accept_suggestion(entry.id)
+            self._changed(f"Mapped {entry.label} → {self._psa_label(top[0])} (suggested).")
+
+    def action_accept_all(self) -> None:
+        count = len(self.board.suggestions_above(self.threshold))
+        if not count:
+            self._say(f"No open suggestion scores {self.threshold:g} or more.")
+            return
+        noun = self.vendor_noun.lower() if count != 1 else self.vendor_noun.lower()[:-1]
+        self.app.push_screen(AcceptAllDialog(count, noun, self.threshold), self._accept_all)
+
+    def _accept_all(self, confirmed: bool | None) -> None:
+        if confirmed:
+            count = self.board.accept_all(self.threshold)
+            self._changed(f"Accepted {count} suggestions scoring {self.threshold:g} or more.")
+
+    def action_unmap(self) -> None:
+        entry = self._vendor_row()
+        if entry is None:
+            return
+        if not entry.mapped:
+            self._say(f"{entry.label} is not mapped.")
+            return
+        self.board.unmap(entry.id)
+        self._changed(f"Unmapped {entry.label}.")
+
+    def action_exclude(self) -> None:
+        entry = self._vendor_row()
+        if entry is None:
+            return
+        self.board.exclude(entry.id, not entry.excluded)
+        verb = "Excluded" if entry.excluded else "Included"
+        self._changed(f"{verb} {entry.label}.")
+
+    def action_cycle_filter(self) -> None:
+        side = self.focused_side()
+        order = PSA_FILTERS if side == "psa" else VENDOR_FILTERS
+        self.filters[side] = order[(order.index(self.filters[side]) + 1) % len(order)]
+        self._show_side(side)
+
+    def action_search(self) -> None:
+        self.search_for(self.focused_side()).focus()
+
+    def action_other_list(self) -> None:
+        side = self._side_of(self.screen.focused)
+        if side is not None and self.screen.focused is self.search_for(side):
+            self.list_for(side).focus()
+        else:
+            self.list_for("vendor" if side == "psa" else "psa").focus()
+
+    def action_focus_list(self, side: Side) -> None:
+        self.list_for(side).focus()
+
+    def action_list_below(self) -> None:
+        self.list_for(self.focused_side()).focus()
+
+    def action_cancel(self) -> None:
+        side = self.focused_side()
+        search = self.search_for(side)
+        if self.carrying is not None:
+            self._put_down()
+        elif search.value:
+            search.value = ""
+        elif self.screen.focused is search:
+            self.list_for(side).focus()
+
+
+class AcceptAllDialog(ModalScreen[bool]):
+    """Asks before `A` maps many rows at once, saying how many."""
+
+    HELP = """\
+## Accept all suggestions
+Maps every open vendor row to its top suggestion when that scores at least the threshold.
+Each mapping can be undone afterwards with **u**.
+"""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Map them", id="accept_all.confirm",
+                tooltip="Map them all."),
+        Binding("n,escape", "answer(False)", "Cancel", id="accept_all.cancel",
+                tooltip="Go back without mapping anything."),
+    ]  # fmt: skip
+
+    def __init__(self, count: int, noun: str, threshold: float) -> None:
+        super().__init__()
+        self.count = count
+        self.question = f"Map {count} {noun} to the top suggestion of each (score {threshold:g}+)?"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="accept-all-box"):
+            yield Static(self.question, id="accept-all-question")
+            yield Static("Each can be undone later with u.", id="accept-all-note")
+            with Horizontal(id="accept-all-buttons"):
+                yield Button(f"Map {self.count}", id="accept-all-yes", variant="primary")
+                yield Button("Cancel", id="accept-all-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#accept-all-yes", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "accept-all-yes")
+
+    def action_answer(self, confirmed: bool) -> None:
+        self.dismiss(confirmed)

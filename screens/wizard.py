@@ -1,0 +1,489 @@
+"""The connect wizard: Module - Credentials - (Alerts) - Accounts - Services - Review.
+
+Every step can go Back or Cancel without losing anything: the integration is saved as soon as
+its credentials work, and every mapping is saved the moment it is made (msp_tui.mapping).
+Long work (authenticating, syncing, loading a 5,000-row board) runs in workers.
+"""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    ContentSwitcher,
+    Footer,
+    Input,
+    Label,
+    LoadingIndicator,
+    OptionList,
+    Static,
+)
+from textual.widgets.option_list import Option
+
+from adapters.errors import AdapterError, Secret
+from msp_tui import connect
+from msp_tui.mapping import load_account_board, load_service_board
+from msp_tui.operator import current_operator
+from msp_tui.store.models import Integration
+from screens.indicator import AppHeader
+
+STEP_TITLES = {
+    "module": "Module",
+    "credentials": "Credentials",
+    "alerts": "Alerts",
+    "accounts": "Accounts",
+    "services": "Services",
+    "review": "Review",
+}
+PUSH_STEPS = """\
+In the Mailprotector Console:
+  1. Integrations > Gradient MSP: paste the partner key, click [b]Enable[/b].
+  2. Link the customers you bill, then click [b]Update Counts[/b].
+Then press [b]Check Connection[/b] here to see what arrived.
+"""
+
+
+class PartnerKeyModal(ModalScreen[None]):
+    """The partner key, shown this once, with copy to clipboard (OSC 52 works over SSH)."""
+
+    BINDINGS = [
+        Binding("c", "copy", "Copy", id="key.copy", tooltip="Copy the key (OSC 52)."),
+        Binding("escape,enter", "dismiss", "Done", id="key.done", tooltip="I have copied it."),
+    ]
+
+    def __init__(self, key: str, base_url: str) -> None:
+        super().__init__()
+        self._key = key
+        self.base_url = base_url
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="key-dialog"):
+            yield Label("[b]Partner key[/b] — shown once, it will not be shown again")
+            yield Static(self._key, id="partner-key")
+            yield Static(f"Vendor API base URL: {self.base_url}\n\n{PUSH_STEPS}")
+            with Horizontal(classes="buttons"):
+                yield Button("Copy to clipboard", id="copy", variant="primary")
+                yield Button("I have copied it", id="done")
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self._key)
+        self.notify("Copied with OSC 52: paste it into the vendor's console.")
+
+    @on(Button.Pressed, "#copy")
+    def copy_pressed(self) -> None:
+        self.action_copy()
+
+    @on(Button.Pressed, "#done")
+    def done_pressed(self) -> None:
+        self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        self._key = ""  # the only copy in memory goes with the dialog
+
+
+class ConfirmModal(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Go ahead."),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Leave it."),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(self.question)
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("No (n)", id="no")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class StepBar(Static):
+    def show(self, steps: list[str], current: str) -> None:
+        parts = []
+        for step in steps:
+            title = STEP_TITLES[step]
+            parts.append(f"[reverse b] {title} [/]" if step == current else f" {title} ")
+        self.update(" -".join(parts))
+
+
+class ConnectWizard(Screen[None]):
+    BINDINGS = [
+        Binding(
+            "ctrl+n",
+            "next",
+            "Next",
+            id="wizard.next",
+            priority=True,
+            tooltip="The next step (the step's checks must pass).",
+        ),
+        Binding(
+            "ctrl+o",
+            "back",
+            "Back",
+            id="wizard.back",
+            priority=True,
+            tooltip="The previous step; nothing is lost.",
+        ),
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="wizard.cancel",
+            tooltip="Back to Home; what was saved stays saved.",
+        ),
+    ]
+    HELP = """\
+## Connect wizard
+Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
+**ctrl+n** next, **ctrl+o** back, **esc** cancel. Mappings are saved as you make them.
+"""
+
+    def __init__(
+        self, vendor: str | None = None, integration: str | None = None, start: str | None = None
+    ) -> None:
+        super().__init__()
+        self.integration: Integration | None = (
+            Integration.get(Integration.name == integration) if integration else None
+        )
+        self.vendor = self.integration.vendor if self.integration else vendor
+        self.kind = connect.VENDORS[self.vendor][1]
+        self.step = start or ("accounts" if self.integration else "module")
+        self.authenticated = self.integration is not None
+        self.alert_board = None
+        self._demo_key: str | None = None  # demo only: lets the fake vendor console push
+
+    # --- layout --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        title = connect.VENDORS[self.vendor][0]
+        yield AppHeader()
+        yield StepBar(id="step-bar")
+        with ContentSwitcher(initial=self.step, id="steps"):
+            with VerticalScroll(id="module"):
+                yield Label(f"[b]Connect {title}[/b]: which modules?")
+                yield Checkbox("Billing: usage counts to reconcile", True, id="mod-billing")
+                yield Checkbox("Alerts: vendor alerts become PSA tickets", False, id="mod-alerts")
+            with VerticalScroll(id="credentials"):
+                yield from self._credentials()
+            with VerticalScroll(id="alerts"):
+                yield Label("[b]Alerts[/b]: choose the PSA board for alert tickets.")
+                yield Button("Check Permissions", id="check-permissions")
+                yield Static("", id="alerts-status")
+                yield OptionList(id="boards")
+            yield Vertical(LoadingIndicator(), id="accounts")
+            yield Vertical(LoadingIndicator(), id="services")
+            with VerticalScroll(id="review"):
+                yield Static("", id="review-summary")
+                yield Static("", id="finish-reason")
+                yield Button("Finish", id="finish", variant="success", disabled=True)
+        with Horizontal(id="wizard-nav"):
+            yield Button("Back", id="back")
+            yield Button("Next", id="next", variant="primary")
+            yield Button("Cancel", id="cancel")
+        yield Footer()
+
+    def _credentials(self) -> ComposeResult:
+        demo = getattr(self.app, "demo", None)
+        if self.kind == "pull":
+            yield Label(
+                "[b]SpamTitan API[/b]: the URL of your SpamTitan server and an API key"
+                " (Settings > User Management > RestAPI Keys)."
+            )
+            yield Input(
+                placeholder="https://spamtitan.example.com",
+                id="url",
+                value=demo.spamtitan_url if demo else "",
+            )
+            yield Input(
+                placeholder="API key",
+                password=True,
+                id="api-key",
+                value=demo.spamtitan_key if demo else "",
+            )
+            yield Button("Authenticate", id="authenticate", variant="primary")
+            yield Static("", id="auth-status")
+        else:
+            yield Label("[b]Mailprotector pushes to msp-tui[/b] with a partner key made here.")
+            yield Static(PUSH_STEPS, id="push-steps")
+            yield Button("Check Connection", id="check-connection", variant="primary")
+            yield Static("", id="connection-status")
+            if demo:
+                yield Label("Demo: play the vendor console")
+                with Horizontal(classes="buttons"):
+                    yield Button("Enable", id="demo-enable")
+                    yield Button("Update Counts", id="demo-counts")
+
+    def on_mount(self) -> None:
+        if self.integration is not None:
+            modules = self.integration.modules.split(",")
+            self.query_one("#mod-billing", Checkbox).value = "billing" in modules
+            self.query_one("#mod-alerts", Checkbox).value = (
+                "alerts" in modules or self.step == "alerts"
+            )
+        self.go(self.step)
+
+    def steps(self) -> list[str]:
+        alerts = self.query_one("#mod-alerts", Checkbox).value
+        steps = ["module", "credentials"] + (["alerts"] if alerts else [])
+        return [*steps, "accounts", "services", "review"]
+
+    def go(self, step: str) -> None:
+        self.step = step
+        self.query_one(StepBar).show(self.steps(), step)
+        self.query_one("#steps", ContentSwitcher).current = step
+        self.query_one("#back", Button).disabled = step == self.steps()[0]
+        self.query_one("#next", Button).display = step != "review"
+        if step == "credentials":
+            self.enter_credentials()
+        elif step in ("accounts", "services"):
+            self.load_board(step)
+        elif step == "review":
+            self.review()
+        self.call_after_refresh(self._focus_step)
+
+    def _focus_step(self) -> None:
+        step = self.query_one(f"#{self.step}")
+        for widget in step.query("*"):
+            if widget.focusable and widget.display:
+                widget.focus()
+                return
+
+    # --- navigation ----------------------------------------------------------------------------
+
+    def action_next(self) -> None:
+        problem = self.check_step()
+        if problem:
+            self.notify(problem, severity="warning")
+            return
+        steps = self.steps()
+        if self.step in steps and self.step != steps[-1]:
+            self.go(steps[steps.index(self.step) + 1])
+
+    def action_back(self) -> None:
+        steps = self.steps()
+        if self.step in steps and self.step != steps[0]:
+            target = steps[steps.index(self.step) - 1]
+            if target == "credentials" and self.integration is not None and self.kind == "pull":
+                target = "module" if self.authenticated else target
+            self.go(target)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def check_step(self) -> str | None:
+        if self.step == "module" and not (
+            self.query_one("#mod-billing", Checkbox).value
+            or self.query_one("#mod-alerts", Checkbox).value
+        ):
+            return "choose Billing, Alerts or both"
+        if self.step == "credentials" and self.integration is None:
+            return "authenticate first: a working key is needed to read the accounts"
+        if self.step == "alerts" and self.alert_board is None:
+            return "choose the board alert tickets go to (Check Permissions lists them)"
+        return None
+
+    @on(Button.Pressed, "#next")
+    def next_pressed(self) -> None:
+        self.action_next()
+
+    @on(Button.Pressed, "#back")
+    def back_pressed(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#cancel")
+    def cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def modules(self) -> str:
+        chosen = [m for m in ("billing", "alerts") if self.query_one(f"#mod-{m}", Checkbox).value]
+        return ",".join(chosen) or "billing"
+
+    # --- credentials ---------------------------------------------------------------------------
+
+    def enter_credentials(self) -> None:
+        if self.kind == "push" and self.integration is None:
+            base_url = self.app.vendor_api_url()
+            name = connect.unique_name(self.vendor)
+            self.integration, key = connect.create_push_integration(name, self.modules(), base_url)
+            if getattr(self.app, "demo", None):
+                self._demo_key = key
+            self.app.ensure_vendor_api()
+            self.app.push_screen(PartnerKeyModal(key, base_url))
+
+    @on(Input.Submitted, "#api-key")
+    @on(Input.Submitted, "#url")
+    @on(Button.Pressed, "#authenticate")
+    def authenticate_pressed(self) -> None:
+        url = self.query_one("#url", Input).value.strip()
+        key = self.query_one("#api-key", Input).value
+        if not url or not key:
+            self.query_one("#auth-status", Static).update("Enter the URL and the API key.")
+            return
+        self.query_one("#auth-status", Static).update("Authenticating…")
+        self.query_one("#authenticate", Button).disabled = True
+        self.authenticate(url, Secret(key))
+
+    @work(exclusive=True, group="authenticate")
+    async def authenticate(self, url: str, key: Secret) -> None:
+        status = self.query_one("#auth-status", Static)
+        try:
+            groups = await connect.check_spamtitan(url, key)
+        except (AdapterError, ValueError) as exc:
+            status.update(f"[red]✗ {exc}[/red]")
+            self.query_one("#authenticate", Button).disabled = False
+            return
+        status.update(f"✓ Authenticated: {groups} domain groups. Reading accounts…")
+        if self.integration is None:
+            try:
+                self.integration = connect.save_pull_integration(
+                    self.app.ctx.secrets,
+                    connect.unique_name(self.vendor),
+                    url,
+                    key,
+                    self.modules(),
+                    checked=True,
+                )
+            except connect.ConnectError as exc:
+                status.update(f"[red]✗ {exc}[/red]")
+                return
+        from msp_tui.sync import sync_pull
+
+        outcome = await sync_pull(self.integration, self.app.ctx.secrets, mode="full")
+        if outcome.ok:
+            status.update(
+                f"✓ Authenticated: {outcome.counts.get('accounts', 0)} accounts read."
+                " Press ctrl+n for the next step."
+            )
+        else:
+            status.update(f"[red]✗ reading accounts failed: {outcome.error}[/red]")
+        self.authenticated = True
+        self.app.look_for_new_data()
+
+    @on(Button.Pressed, "#check-connection")
+    def check_connection(self) -> None:
+        if self.integration is None:
+            return
+        found = connect.check_connection(self.integration)
+        self.query_one("#connection-status", Static).update(
+            f"Status: [b]{found.status}[/b] · {found.accounts} accounts · {found.services}"
+            " services received"
+        )
+
+    @on(Button.Pressed, "#demo-enable")
+    @on(Button.Pressed, "#demo-counts")
+    def demo_console(self, event: Button.Pressed) -> None:
+        self.play_vendor(event.button.id == "demo-enable")
+
+    @work(exclusive=True, group="demo-vendor")
+    async def play_vendor(self, enable: bool) -> None:
+        from adapters.sandbox.mailprotector import MailprotectorConsole
+
+        demo = self.app.demo
+        async with MailprotectorConsole(
+            self.app.vendor_api_url(), self._demo_key, demo.mailprotector_customers
+        ) as console:
+            if enable:
+                await console.enable()
+                self.notify("Vendor console: Enable done (customers and products sent).")
+            else:
+                sent = await console.update_counts()
+                self.notify(f"Vendor console: Update Counts sent {sent} counts.")
+        self.check_connection()
+
+    # --- alerts --------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#check-permissions")
+    def check_permissions(self) -> None:
+        self.query_one("#alerts-status", Static).update("Asking the PSA for its boards…")
+        self.load_boards()
+
+    @work(exclusive=True, group="boards")
+    async def load_boards(self) -> None:
+        status = self.query_one("#alerts-status", Static)
+        try:
+            boards = await connect.psa_boards(self.app.ctx.secrets)
+        except connect.ConnectError as exc:
+            status.update(f"[red]✗ {exc}[/red]")
+            return
+        except AdapterError as exc:
+            hint = (
+                " The API member needs the Service Desk > Service Boards: Inquire permission."
+                if exc.status == 403
+                else ""
+            )
+            status.update(f"[red]✗ {exc}{hint}[/red]")
+            return
+        self._boards = boards
+        options = self.query_one("#boards", OptionList)
+        options.clear_options()
+        options.add_options([Option(b.name, id=str(b.external_id)) for b in boards])
+        status.update(f"{len(boards)} boards: pick the one for alert tickets (enter).")
+        options.focus()
+
+    @on(OptionList.OptionSelected, "#boards")
+    def board_chosen(self, event: OptionList.OptionSelected) -> None:
+        board = next(b for b in self._boards if str(b.external_id) == event.option.id)
+        if self.integration is not None:
+            connect.set_alert_route(self.integration, board)
+        self.alert_board = board
+        self.query_one("#alerts-status", Static).update(
+            f"✓ Alert tickets go to [b]{board.name}[/b]."
+        )
+
+    # --- mapping -------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="board", thread=True)
+    def load_board(self, step: str) -> None:
+        loader = load_account_board if step == "accounts" else load_service_board
+        board = loader(self.integration, current_operator())
+        self.app.call_from_thread(self._show_board, step, board)
+
+    def _show_board(self, step: str, board) -> None:
+        from screens.mapping_panel import MappingPanel
+
+        holder = self.query_one(f"#{step}", Vertical)
+        holder.remove_children()
+        panel = MappingPanel(board)
+        holder.mount(panel)
+        if self.step == step:
+            self.call_after_refresh(self._focus_step)
+
+    # --- review --------------------------------------------------------------------------------
+
+    def review(self) -> None:
+        ready = connect.ready_to_finish(self.integration)
+        summary = (
+            f"[b]{self.integration.name}[/b] ({connect.VENDORS[self.vendor][0]},"
+            f" modules: {self.integration.modules})\n"
+            f"{ready.accounts} accounts mapped · {ready.services} service mappings"
+        )
+        if self.alert_board is not None:
+            summary += f"\nAlert tickets go to the board {self.alert_board.name}"
+        self.query_one("#review-summary", Static).update(summary)
+        self.query_one("#finish-reason", Static).update(
+            f"[yellow]{ready.why_not}[/yellow]"
+            if ready.why_not
+            else "Ready: Finish saves and syncs."
+        )
+        self.query_one("#finish", Button).disabled = not ready.ready
+
+    @on(Button.Pressed, "#finish")
+    def finish(self) -> None:
+        if self.kind == "pull":
+            self.app.start_sync([self.integration.name])
+        self.app.start_sync(["psa"])
+        self.dismiss(None)
