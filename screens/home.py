@@ -85,6 +85,17 @@ def integration_card(s: IntegrationSummary) -> CardData:
 class Card(Static, can_focus=True):
     BINDINGS = [
         Binding("enter", "open", "Open", id="home.open", tooltip="Open this card."),
+        Binding(
+            "down", "app.focus_next", "Next", id="card.next", show=False, tooltip="The next card."
+        ),
+        Binding(
+            "up",
+            "app.focus_previous",
+            "Previous",
+            id="card.previous",
+            show=False,
+            tooltip="The previous card.",
+        ),
     ]
     HELP = """\
 ## Cards
@@ -122,17 +133,6 @@ class HomeScreen(Screen):
             id="home.search",
             key_display="/",
             tooltip="Find a card by name.",
-        ),
-        Binding(
-            "down", "app.focus_next", "Next", id="home.next", show=False, tooltip="The next card."
-        ),
-        Binding(
-            "up",
-            "app.focus_previous",
-            "Previous",
-            id="home.previous",
-            show=False,
-            tooltip="The previous card.",
         ),
         Binding(
             "escape",

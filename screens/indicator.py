@@ -64,10 +64,10 @@ class SyncIndicator(Static, can_focus=True):
         self.update(text)
 
     def on_focus(self) -> None:
-        self._show(self._state)
+        self.call_after_refresh(self._show, self._state)  # once has_focus reads True
 
     def on_blur(self) -> None:
-        self._show(self._state)
+        self.call_after_refresh(self._show, self._state)
 
 
 class AppHeader(Header):

@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
 from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
-from screens.pairing import PairingList
+from screens.pairing import PairingList, RowFormatter
 
 Side = Literal["psa", "vendor"]
 VENDOR_FILTERS: tuple[Filter, ...] = ("all", "unmapped", "suggested", "mapped")
@@ -38,7 +38,7 @@ Every change is saved at once.
   go to the other list; **enter** drops it on the highlighted row there, which maps the two.
   **esc** puts it down. With nothing carried, **enter** picks up too.
 - **a** accepts the highlighted vendor row's top suggestion; **A** accepts every open
-  suggestion scoring 90 or more, after saying how many.
+  suggestion scoring at least the threshold (90 unless set otherwise), after saying how many.
 - **u** unmaps the highlighted vendor row (a service loses all its products);
   **x** leaves an account out of mapping, or takes it back in (accounts only).
 - **/** searches the focused list (a product by its Product ID or description);
@@ -51,6 +51,18 @@ PSA rows: `✓` already mapped from at least one vendor row.
 """
 
 
+def spread(left: Content, right: Content, width: int, share: int) -> Content:
+    """`left`, then `right` against the right edge, in `width` cells. When both do not fit,
+    `right` gets what `left` leaves it but never under `share` percent; cut text ends in "…"."""
+    if not right.cell_length:
+        return left.truncate(width, ellipsis=True, pad=True)
+    if left.cell_length + 1 + right.cell_length > width:
+        right = right.truncate(max(width - left.cell_length - 1, width * share // 100),
+                               ellipsis=True)  # fmt: skip
+    left = left.truncate(max(1, width - right.cell_length - 1), ellipsis=True, pad=True)
+    return Content.assemble(left, " ", right)
+
+
 class MappingList(PairingList):
     """One side of the panel; enter picks up or drops, and the footer says so."""
 
@@ -60,7 +72,7 @@ class MappingList(PairingList):
                 tooltip="Drop what you carry on the highlighted row (or pick this row up)."),
     ]  # fmt: skip
 
-    def __init__(self, side: Side, format_row, *, id: str) -> None:
+    def __init__(self, side: Side, format_row: RowFormatter, *, id: str) -> None:
         super().__init__(format_row, id=id)
         self.side: Side = side
 
@@ -139,24 +151,29 @@ class MappingPanel(Widget):
         accounts = board.kind == "accounts"
         self.psa_noun = "PSA companies" if accounts else "PSA products"
         self.vendor_noun = "Vendor accounts" if accounts else "Vendor services"
+        # Made here, not in compose: the footer asks check_action about them as soon as the
+        # panel is in the DOM, which can be before its children are.
+        psa_hint = "Search companies" if accounts else "ID or description"
+        vendor_hint = "Search accounts" if accounts else "Search services"
+        self._searches: dict[Side, Input] = {
+            "psa": Input(placeholder=f"/ {psa_hint}", id="psa-search", compact=True),
+            "vendor": Input(placeholder=f"/ {vendor_hint}", id="vendor-search", compact=True),
+        }
+        self._lists: dict[Side, MappingList] = {
+            "psa": MappingList("psa", self.format_psa_row, id="psa-list"),
+            "vendor": MappingList("vendor", self.format_vendor_row, id="vendor-list"),
+        }
 
     # --- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        accounts = self.board.kind == "accounts"
-        psa_hint = "Search companies" if accounts else "Search Product ID or description"
-        vendor_hint = "Search accounts" if accounts else "Search services"
         with Horizontal(id="mapping-columns"):
-            with Vertical(id="psa-side", classes="mapping-side"):
-                with Horizontal(classes="mapping-search-row"):
-                    yield Input(placeholder=f"/ {psa_hint}", id="psa-search", compact=True)
-                    yield Static(id="psa-filter", classes="mapping-filter")
-                yield MappingList("psa", self.format_psa_row, id="psa-list")
-            with Vertical(id="vendor-side", classes="mapping-side"):
-                with Horizontal(classes="mapping-search-row"):
-                    yield Input(placeholder=f"/ {vendor_hint}", id="vendor-search", compact=True)
-                    yield Static(id="vendor-filter", classes="mapping-filter")
-                yield MappingList("vendor", self.format_vendor_row, id="vendor-list")
+            for side in ("psa", "vendor"):
+                with Vertical(id=f"{side}-side", classes="mapping-side"):
+                    with Horizontal(classes="mapping-search-row"):
+                        yield self._searches[side]
+                        yield Static(id=f"{side}-filter", classes="mapping-filter")
+                    yield self._lists[side]
         yield Static(id="mapping-status")
         yield Static(id="mapping-detail")
 
@@ -164,15 +181,20 @@ class MappingPanel(Widget):
         self._recount()
         self._show_side("psa")
         self._show_side("vendor")
-        self._show_titles()
+        self._show_titles(self.board.counts())
         self._show_status()
-        self.list_for("psa").focus()
+        if self.screen.focused is None:
+            self.list_for("psa").focus()
+        # Watching the value (not waiting for Input.Changed to bubble up) filters inside the
+        # keystroke, so the narrowed list is drawn in the same frame as the typed character.
+        self.watch(self.search_for("psa"), "value", self._psa_query_changed, init=False)
+        self.watch(self.search_for("vendor"), "value", self._vendor_query_changed, init=False)
 
     def list_for(self, side: Side) -> MappingList:
-        return self.query_one(f"#{side}-list", MappingList)
+        return self._lists[side]
 
     def search_for(self, side: Side) -> Input:
-        return self.query_one(f"#{side}-search", Input)
+        return self._searches[side]
 
     # --- rows ----------------------------------------------------------------------------------
 
@@ -190,24 +212,17 @@ class MappingPanel(Widget):
 
     def format_vendor_row(self, entry: VendorEntry, width: int) -> Content:
         state, tone = self.vendor_state(entry)
-        right = Content.styled(state, f".mapping-panel--{tone}") if tone else Content("")
-        right = right.truncate(max(10, width * 45 // 100), ellipsis=True)
+        mark = Content.styled(state, f".mapping-panel--{tone}") if tone else Content("")
         label = Content(entry.label)
         if entry.excluded and not entry.mapped:
             label = label.stylize(".mapping-panel--excluded")
-        label = label.truncate(max(1, width - right.cell_length - 1), ellipsis=True, pad=True)
-        return Content.assemble(label, " ", right)
+        return spread(label, mark, width, 45)
 
     def format_psa_row(self, entry: PsaEntry, width: int) -> Content:
         used = self._psa_uses.get(entry.id, 0)
         mark = Content.styled("✓ ", ".mapping-panel--mapped") if used else Content("  ")
-        room = width - 2
-        label = Content(entry.label).truncate(max(1, room * 55 // 100), ellipsis=True)
-        detail_room = room - label.cell_length - 1
-        if detail_room < 4 or not entry.detail:
-            return Content.assemble(mark, label)
         detail = Content.styled(entry.detail, ".mapping-panel--detail")
-        return Content.assemble(mark, label, " ", detail.truncate(detail_room, ellipsis=True))
+        return mark + spread(Content(entry.label), detail, max(1, width - 2), 40)
 
     def _psa_label(self, psa_id: int) -> str:
         entry = self.board.psa_by_id.get(psa_id)
@@ -230,10 +245,10 @@ class MappingPanel(Widget):
         else:
             rows = self.board.vendor_view(query, which)
         self.list_for(side).set_rows(rows)
-        self.query_one(f"#{side}-filter", Static).update(f"▾ {which} · {len(rows)}")
+        # Fixed sizes (see the .tcss): a keystroke repaints these lines, it never lays out.
+        self.query_one(f"#{side}-filter", Static).update(f"▾ {which} {len(rows)}", layout=False)
 
-    def _show_titles(self) -> None:
-        c = self.board.counts()
+    def _show_titles(self, c: Counts) -> None:
         psa, vendor = self.list_for("psa"), self.list_for("vendor")
         psa.border_title = f"{self.psa_noun} {c.psa_total} · mapped {c.psa_mapped}"
         psa.border_subtitle = f"unmapped {c.psa_total - c.psa_mapped}"
@@ -246,19 +261,31 @@ class MappingPanel(Widget):
         line = self.query_one("#mapping-status", Static)
         line.set_class(self.carrying is not None, "-carrying")
         if self.carrying is None:
-            line.update(self.status or "space pick up · enter drop · a accept · ? help")
+            line.update(
+                self.status or "space pick up · enter drop · a accept · ? help", layout=False
+            )
             return
         side, item = self.carrying
         other = "vendor" if side == "psa" else "PSA"
-        line.update(f"Carrying: {item.label} — move to the {other} list and press enter to"
-                    " drop, esc to put down")  # fmt: skip
+        width = line.content_region.width or 78
+        label = Content(item.label)
+        # The longest instructions that fit beside the whole name; at 80 columns, names win.
+        for how in (
+            f" — move to the {other} list and press enter to drop, esc to put down",
+            f" — move to the {other} list, enter drops, esc cancels",
+            " — enter drops, esc cancels",
+        ):
+            if len("Carrying: ") + label.cell_length + len(how) <= width:
+                break
+        label = label.truncate(max(12, width - len("Carrying: ") - len(how)), ellipsis=True)
+        line.update(Content.assemble("Carrying: ", label, how), layout=False)
 
     def _show_detail(self) -> None:
         side = self._detail_side
         item = self.list_for(side).highlighted_item
         detail = self.query_one("#mapping-detail", Static)
         if item is None:
-            detail.update("Nothing matches." if self.board.psa or self.board.vendor else "")
+            detail.update("Nothing matches.", layout=False)
             return
         if side == "vendor":
             first = f"{item.label} ({item.detail}): " + self._vendor_summary(item)
@@ -269,7 +296,7 @@ class MappingPanel(Widget):
             first = f"{item.label} · {item.detail}" if item.detail else item.label
             names = [v.label for v in self.board.mapped_vendor_for(item.id)]
             second = f"Mapped from: {', '.join(names)}" if names else "Not mapped from anything."
-        detail.update(Content(first).append("\n").append(second))
+        detail.update(Content(first).append("\n").append(second), layout=False)
 
     def _vendor_summary(self, entry: VendorEntry) -> str:
         if entry.mapped:
@@ -281,21 +308,21 @@ class MappingPanel(Widget):
         """After a saved change: redraw both sides and tell whoever listens."""
         self.status = status
         self._recount()
-        self._show_side("psa")
+        self._show_side("psa")  # new rows (a filter may now leave some out), drawn afresh
         self._show_side("vendor")
-        self.list_for("psa").refresh_rows()
-        self.list_for("vendor").refresh_rows()
-        self._show_titles()
+        counts = self.board.counts()
+        self._show_titles(counts)
         self._show_status()
         self._show_detail()
-        self.post_message(self.Changed(self, self.board.counts()))
+        self.post_message(self.Changed(self, counts))
 
     # --- events --------------------------------------------------------------------------------
 
-    @on(Input.Changed)
-    def _search_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self._show_side("psa" if event.input.id == "psa-search" else "vendor")
+    def _psa_query_changed(self) -> None:
+        self._show_side("psa")
+
+    def _vendor_query_changed(self) -> None:
+        self._show_side("vendor")
 
     @on(Input.Submitted)
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -317,7 +344,9 @@ class MappingPanel(Widget):
     @on(PairingList.Selected)
     def _selected(self, event: PairingList.Selected) -> None:
         event.stop()
-        side: Side = event.pairing_list.side  # type: ignore[attr-defined]
+        if not isinstance(event.pairing_list, MappingList):
+            return
+        side = event.pairing_list.side
         if self.carrying is not None and self.carrying[0] != side:
             self._drop(self.carrying[1], event.item)
         else:
@@ -337,12 +366,14 @@ class MappingPanel(Widget):
         self.carrying = (side, item)
         self.list_for(side).set_marked(item)
         self._show_status()
+        self.refresh_bindings()  # esc now has something to put down
 
     def _put_down(self) -> None:
         if self.carrying is not None:
             self.list_for(self.carrying[0]).set_marked(None)
             self.carrying = None
             self._show_status()
+            self.refresh_bindings()
 
     def _drop(self, carried: PsaEntry | VendorEntry, target: PsaEntry | VendorEntry) -> None:
         self._put_down()
@@ -350,8 +381,10 @@ class MappingPanel(Widget):
         if psa.id in vendor.mapped:
             self._say(f"{vendor.label} is already mapped to {psa.label}.")
             return
+        replaced = vendor.mapped if self.board.kind == "accounts" else set()
+        was = f" (was {self._psa_label(next(iter(replaced)))})" if replaced else ""
         self.board.pair(vendor.id, psa.id, "manual")
-        self._changed(f"Mapped {vendor.label} → {psa.label}.")
+        self._changed(f"Mapped {vendor.label} → {psa.label}{was}.")
 
     def _say(self, status: str) -> None:
         self.status = status
@@ -362,6 +395,10 @@ class MappingPanel(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "exclude":
             return self.board.kind == "accounts"
+        if action == "cancel":  # with nothing to cancel, esc is left to the screen (Back)
+            focused = self.app.focused
+            search = self.search_for(self.focused_side())
+            return self.carrying is not None or bool(search.value) or focused is search
         return True
 
     def _side_of(self, widget: Widget | None) -> Side | None:
@@ -371,7 +408,7 @@ class MappingPanel(Widget):
         return None
 
     def focused_side(self) -> Side:
-        return self._side_of(self.screen.focused) or "vendor"
+        return self._side_of(self.app.focused) or "vendor"
 
     def _vendor_row(self) -> VendorEntry | None:
         entry = self.list_for("vendor").highlighted_item
@@ -413,7 +450,8 @@ class MappingPanel(Widget):
     def _accept_all(self, confirmed: bool | None) -> None:
         if confirmed:
             count = self.board.accept_all(self.threshold)
-            self._changed(f"Accepted {count} suggestions scoring {self.threshold:g} or more.")
+            noun = "suggestion" if count == 1 else "suggestions"
+            self._changed(f"Accepted {count} {noun} scoring {self.threshold:g} or more.")
 
     def action_unmap(self) -> None:
         entry = self._vendor_row()
@@ -429,9 +467,13 @@ class MappingPanel(Widget):
         entry = self._vendor_row()
         if entry is None:
             return
+        was_mapped = bool(entry.mapped)
         self.board.exclude(entry.id, not entry.excluded)
-        verb = "Excluded" if entry.excluded else "Included"
-        self._changed(f"{verb} {entry.label}.")
+        if not entry.excluded:
+            self._changed(f"Included {entry.label} again.")
+        else:
+            unmapped = " and unmapped it" if was_mapped else ""
+            self._changed(f"Excluded {entry.label}{unmapped}.")
 
     def action_cycle_filter(self) -> None:
         side = self.focused_side()
@@ -443,8 +485,8 @@ class MappingPanel(Widget):
         self.search_for(self.focused_side()).focus()
 
     def action_other_list(self) -> None:
-        side = self._side_of(self.screen.focused)
-        if side is not None and self.screen.focused is self.search_for(side):
+        side = self._side_of(self.app.focused)
+        if side is not None and self.app.focused is self.search_for(side):
             self.list_for(side).focus()
         else:
             self.list_for("vendor" if side == "psa" else "psa").focus()
@@ -462,7 +504,7 @@ class MappingPanel(Widget):
             self._put_down()
         elif search.value:
             search.value = ""
-        elif self.screen.focused is search:
+        elif self.app.focused is search:
             self.list_for(side).focus()
 
 

@@ -257,6 +257,10 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     def _focus_step(self) -> None:
         step = self.query_one(f"#{self.step}")
+        panels = step.query("MappingPanel")
+        if panels:
+            panels.first().action_focus_list("vendor")  # where suggestions are accepted
+            return
         for widget in step.query("*"):
             if widget.focusable and widget.display:
                 widget.focus()
@@ -276,10 +280,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
     def action_back(self) -> None:
         steps = self.steps()
         if self.step in steps and self.step != steps[0]:
-            target = steps[steps.index(self.step) - 1]
-            if target == "credentials" and self.integration is not None and self.kind == "pull":
-                target = "module" if self.authenticated else target
-            self.go(target)
+            self.go(steps[steps.index(self.step) - 1])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -388,20 +389,24 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
     def demo_console(self, event: Button.Pressed) -> None:
         self.play_vendor(event.button.id == "demo-enable")
 
-    @work(exclusive=True, group="demo-vendor")
+    @work(group="demo-vendor")
     async def play_vendor(self, enable: bool) -> None:
+        import httpx
+
         from adapters.sandbox.mailprotector import MailprotectorConsole
 
         demo = self.app.demo
-        async with MailprotectorConsole(
-            self.app.vendor_api_url(), self._demo_key, demo.mailprotector_customers
-        ) as console:
-            if enable:
-                await console.enable()
-                self.notify("Vendor console: Enable done (customers and products sent).")
-            else:
-                sent = await console.update_counts()
-                self.notify(f"Vendor console: Update Counts sent {sent} counts.")
+        try:
+            async with MailprotectorConsole(self.app.vendor_api_url(), self._demo_key,
+                                            demo.mailprotector_customers) as console:  # fmt: skip
+                if enable:
+                    await console.enable()
+                    self.notify("Vendor console: Enable done (customers and products sent).")
+                else:
+                    sent = await console.update_counts()
+                    self.notify(f"Vendor console: Update Counts sent {sent} counts.")
+        except httpx.HTTPError as exc:
+            self.notify(f"Vendor console: {exc}", severity="error")
         self.check_connection()
 
     # --- alerts --------------------------------------------------------------------------------
@@ -432,6 +437,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         options.clear_options()
         options.add_options([Option(b.name, id=str(b.external_id)) for b in boards])
         status.update(f"{len(boards)} boards: pick the one for alert tickets (enter).")
+        if boards:
+            options.highlighted = 0
         options.focus()
 
     @on(OptionList.OptionSelected, "#boards")

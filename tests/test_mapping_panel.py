@@ -1,0 +1,397 @@
+"""The mapping panel, driven by keys (and once by the mouse) at 80x24; checked in the store."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input
+
+from msp_tui.context import Context
+from msp_tui.mapping import MappingBoard, load_account_board, load_service_board
+from msp_tui.store.models import (
+    AccountMapping,
+    Integration,
+    PsaCompany,
+    PsaConnection,
+    PsaProduct,
+    ServiceMapping,
+    VendorAccount,
+    VendorService,
+)
+from screens import STYLES
+from screens.mapping_panel import AcceptAllDialog, MappingPanel
+from screens.pairing import PairingList
+
+PSA_COMPANIES = [
+    "Acme Dental",
+    "Bluewater Logistics Inc",
+    "Harbor Realty",
+    "Peterson Plumbing",
+    "Summit Law Group",
+    "Zenith Freight",
+]
+VENDOR_ACCOUNTS = [
+    "Acme Dental",  # exact: mapped when the board first opens
+    "Bluewater Logistic",  # near names: suggested with scores of 90 or more
+    "Harbour Realty LLC",
+    "Petersen Plumbing",
+    "Zen Freight",  # suggested, scoring under 90
+    "Totally Unrelated Co",  # nothing like it
+    "internal test",
+]
+
+
+class PanelApp(App[None]):
+    CSS_PATH = STYLES
+
+    def __init__(self, board: MappingBoard) -> None:
+        super().__init__()
+        self.board = board
+
+    def compose(self) -> ComposeResult:
+        yield MappingPanel(self.board)
+
+
+def psa_connection() -> PsaConnection:
+    return PsaConnection.create(name="cw", site="cw.example.com", company_identifier="msp",
+                                client_id="client")  # fmt: skip
+
+
+def account_board() -> MappingBoard:
+    connection = psa_connection()
+    for n, name in enumerate(PSA_COMPANIES):
+        PsaCompany.create(connection=connection, external_id=n, identifier=f"C{n}", name=name)
+    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
+    for n, name in enumerate(VENDOR_ACCOUNTS):
+        VendorAccount.create(integration=spamtitan, external_id=str(n), name=name)
+    return load_account_board(spamtitan, "tester")
+
+
+def service_board() -> MappingBoard:
+    connection = psa_connection()
+    products = [("ARCH-1Y", "Email archiving, one year"), ("SPAM-ADV", "Spam filter advanced"),
+                ("SPAM-STD", "Spam filter standard")]  # fmt: skip
+    for n, (identifier, description) in enumerate(products):
+        PsaProduct.create(connection=connection, external_id=n, identifier=identifier,
+                          description=description)  # fmt: skip
+    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
+    for n, name in enumerate(["Archiving", "Total Licenses"]):
+        VendorService.create(integration=spamtitan, external_id=str(n), name=name)
+    return load_service_board(spamtitan, "tester")
+
+
+def account_of(name: str) -> VendorAccount:
+    return VendorAccount.get(VendorAccount.name == name)
+
+
+def mapping_of(name: str) -> AccountMapping | None:
+    return AccountMapping.get_or_none(AccountMapping.vendor_account == account_of(name))
+
+
+def service_pairs() -> set[tuple[str, str]]:
+    rows = ServiceMapping.select(ServiceMapping, VendorService, PsaProduct).join(VendorService)
+    rows = rows.switch(ServiceMapping).join(PsaProduct)
+    return {(m.vendor_service.name, m.psa_product.identifier) for m in rows}
+
+
+def posted(messages: list, kind: type) -> list:
+    """Each message once (the hook sees a bubbling message at every node it passes)."""
+    return list({id(m): m for m in messages if isinstance(m, kind)}.values())
+
+
+def lists(app: App) -> tuple[MappingPanel, PairingList, PairingList]:
+    panel = app.query_one(MappingPanel)
+    return panel, panel.query_one("#psa-list", PairingList), panel.query_one("#vendor-list")
+
+
+async def highlight(pilot, pairing_list: PairingList, label: str) -> None:
+    """Put the cursor on the row called `label` with the keys an operator would press."""
+    index = [row.label for row in pairing_list.rows].index(label)
+    await pilot.press("home", *["down"] * index)
+    assert pairing_list.highlighted_item.label == label
+
+
+async def test_exact_matches_are_mapped_and_counted_at_80x24(ctx: Context) -> None:
+    board = account_board()
+    acme = mapping_of("Acme Dental")
+    assert acme is not None and acme.method == "exact" and acme.psa_company.name == "Acme Dental"
+    assert AccountMapping.select().count() == 1  # near names are only suggested
+    app = PanelApp(board)
+    async with app.run_test(size=(80, 24)):
+        panel, psa, vendor = lists(app)
+        assert vendor.border_title == "Vendor accounts 7 · mapped 1"
+        assert vendor.border_subtitle == "unmapped 6 · suggested 4"
+        assert psa.border_title == "PSA companies 6 · mapped 1"
+        assert psa.row_count == 6 and vendor.row_count == 7
+        assert psa.has_focus
+        assert panel.region.width == 80 and 38 <= vendor.region.width <= 40
+        assert vendor.region.right <= 80 and psa.region.x == 0
+        rows = {row.label: row for row in vendor.rows}
+        width = vendor.scrollable_content_region.width
+        shown = {label: panel.format_vendor_row(row, width) for label, row in rows.items()}
+        assert all(line.cell_length <= width for line in shown.values())
+        assert shown["Acme Dental"].plain.rstrip().endswith("= Acme Dental")
+        assert shown["Bluewater Logistic"].plain.startswith("Bluewater Logistic ~96 Bluewater")
+        assert shown["Bluewater Logistic"].plain.endswith("…")
+        assert shown["Totally Unrelated Co"].plain.strip() == "Totally Unrelated Co"
+        wide = {label: panel.format_vendor_row(row, 80).plain for label, row in rows.items()}
+        assert wide["Bluewater Logistic"].endswith("~96 Bluewater Logistics Inc?")
+        assert wide["Zen Freight"].endswith("~83 Zenith Freight?")
+        narrow = panel.format_vendor_row(rows["Bluewater Logistic"], 24).plain
+        assert len(narrow) == 24 and "…" in narrow
+
+
+async def test_space_tab_enter_carries_a_company_onto_an_account(ctx: Context) -> None:
+    messages: list = []
+    app = PanelApp(account_board())
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        panel, psa, vendor = lists(app)
+        await highlight(pilot, psa, "Summit Law Group")
+        await pilot.press("space")
+        status = str(panel.query_one("#mapping-status").content)
+        assert status.startswith("Carrying: Summit Law Group — move to the vendor list")
+        assert psa.marked is psa.highlighted_item
+        await pilot.press("tab")
+        assert vendor.has_focus
+        await highlight(pilot, vendor, "Totally Unrelated Co")
+        await pilot.press("enter")
+        mapping = mapping_of("Totally Unrelated Co")
+        assert mapping is not None
+        assert (mapping.psa_company.name, mapping.method, mapping.operator) == (
+            "Summit Law Group", "manual", "tester",
+        )  # fmt: skip
+        assert panel.carrying is None and psa.marked is None
+        assert vendor.border_title == "Vendor accounts 7 · mapped 2"
+        assert vendor.border_subtitle == "unmapped 5 · suggested 4"
+        changed = posted(messages, MappingPanel.Changed)
+        assert len(changed) == 1 and changed[0].counts.mapped == 2
+
+        # esc puts down what is carried; nothing is saved
+        await pilot.press("shift+tab", "space", "escape")
+        assert panel.carrying is None
+        await pilot.press("tab", "enter")  # enter with nothing carried picks up
+        assert panel.carrying is not None and panel.carrying[0] == "vendor"
+        assert AccountMapping.select().count() == 2
+
+
+async def test_a_accepts_the_top_suggestion(ctx: Context) -> None:
+    app = PanelApp(account_board())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, _, vendor = lists(app)
+        await pilot.press("right")
+        assert vendor.has_focus
+        await highlight(pilot, vendor, "Bluewater Logistic")
+        detail = str(panel.query_one("#mapping-detail").content)
+        assert "Suggestions: 96 Bluewater Logistics Inc" in detail
+        await pilot.press("a")
+        mapping = mapping_of("Bluewater Logistic")
+        assert mapping.psa_company.name == "Bluewater Logistics Inc"
+        assert mapping.method == "suggested" and round(mapping.score) == 96
+        row = panel.format_vendor_row(vendor.highlighted_item, 80).plain
+        assert row.endswith("→ Bluewater Logistics Inc")
+        assert vendor.border_subtitle == "unmapped 5 · suggested 3"
+        await highlight(pilot, vendor, "Totally Unrelated Co")
+        await pilot.press("a")  # no suggestion: nothing happens but a word why
+        assert mapping_of("Totally Unrelated Co") is None
+        assert "has no suggestion" in str(panel.query_one("#mapping-status").content)
+
+
+async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
+    ctx: Context,
+) -> None:
+    app = PanelApp(account_board())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, _, vendor = lists(app)
+        assert panel.threshold == 90
+        await pilot.press("A")
+        assert isinstance(app.screen, AcceptAllDialog)
+        question = str(app.screen.query_one("#accept-all-question").content)
+        assert question.startswith("Map 3 vendor accounts to the top suggestion")
+        await pilot.press("n")  # changed my mind
+        assert not isinstance(app.screen, AcceptAllDialog)
+        assert AccountMapping.select().count() == 1
+
+        await pilot.press("A")
+        assert isinstance(app.screen, AcceptAllDialog)
+        await pilot.press("enter")  # the focused "Map 3" button
+        assert not isinstance(app.screen, AcceptAllDialog)
+        mapped = {m.vendor_account.name: (m.psa_company.name, m.method)
+                  for m in AccountMapping.select()}  # fmt: skip
+        assert mapped == {
+            "Acme Dental": ("Acme Dental", "exact"),
+            "Bluewater Logistic": ("Bluewater Logistics Inc", "suggested"),
+            "Harbour Realty LLC": ("Harbor Realty", "suggested"),
+            "Petersen Plumbing": ("Peterson Plumbing", "suggested"),
+        }
+        assert vendor.border_title == "Vendor accounts 7 · mapped 4"
+
+        panel.threshold = 80  # configurable: now "Zen Freight" (83) qualifies
+        await pilot.press("A")
+        question = str(app.screen.query_one("#accept-all-question").content)
+        assert question.startswith("Map 1 vendor account to the top suggestion")
+        assert "(score 80+)" in question
+        await pilot.press("y")
+        assert mapping_of("Zen Freight").psa_company.name == "Zenith Freight"
+
+
+async def test_u_unmaps_and_x_excludes(ctx: Context) -> None:
+    app = PanelApp(account_board())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, _, vendor = lists(app)
+        await pilot.press("tab")
+        await highlight(pilot, vendor, "Acme Dental")
+        await pilot.press("u")
+        assert mapping_of("Acme Dental") is None
+        assert vendor.border_title == "Vendor accounts 7 · mapped 0"
+
+        await highlight(pilot, vendor, "internal test")
+        await pilot.press("x")
+        assert account_of("internal test").excluded
+        assert vendor.border_subtitle == "unmapped 6 · suggested 4 · excluded 1"
+        assert "x excluded" in panel.format_vendor_row(vendor.highlighted_item, 60).plain
+        await pilot.press("x")  # and back in
+        assert not account_of("internal test").excluded
+        assert vendor.border_subtitle == "unmapped 7 · suggested 4"
+
+
+async def test_search_narrows_a_list_and_f_cycles_its_filter(ctx: Context) -> None:
+    app = PanelApp(account_board())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, psa, vendor = lists(app)
+        await pilot.press("tab", "slash")
+        search = panel.query_one("#vendor-search", Input)
+        assert search.has_focus
+        await pilot.press(*"blue")
+        assert search.value == "blue" and vendor.row_count == 1
+        assert vendor.rows[0].label == "Bluewater Logistic"
+        assert psa.row_count == 6  # the other side is untouched
+        await pilot.press("escape")  # clears the search
+        assert search.value == "" and vendor.row_count == 7
+        await pilot.press("escape")  # back to the list
+        assert vendor.has_focus
+
+        counts = []
+        for _ in range(4):
+            await pilot.press("f")
+            counts.append((panel.filters["vendor"], vendor.row_count))
+        assert counts == [("unmapped", 6), ("suggested", 4), ("mapped", 1), ("all", 7)]
+
+        await pilot.press("left", "f")
+        assert (panel.filters["psa"], psa.row_count) == ("unmapped", 5)
+        await pilot.press("f")
+        assert (panel.filters["psa"], psa.row_count) == ("mapped", 1)
+        await pilot.press("f", "slash", *"zen")
+        assert psa.row_count == 1 and psa.rows[0].label == "Zenith Freight"
+
+
+async def test_services_map_many_to_many(ctx: Context) -> None:
+    app = PanelApp(service_board())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, psa, vendor = lists(app)
+        assert psa.border_title == "PSA products 3 · mapped 0"
+        assert vendor.border_title == "Vendor services 2 · mapped 0"
+        # products are found by Product ID and by description
+        await pilot.press("slash", *"spam-a")
+        assert [p.label for p in psa.rows] == ["SPAM-ADV"]
+        await pilot.press("escape", *"archiving")  # esc cleared the search; still typing
+        assert [p.label for p in psa.rows] == ["ARCH-1Y"]
+        await pilot.press("escape", "escape")
+        assert psa.has_focus and psa.row_count == 3
+
+        # two products on one service
+        await highlight(pilot, psa, "SPAM-ADV")
+        await pilot.press("space", "tab")
+        await highlight(pilot, vendor, "Total Licenses")
+        await pilot.press("enter", "tab")
+        await highlight(pilot, psa, "SPAM-STD")
+        await pilot.press("space", "tab", "enter")
+        # one product on two services
+        await pilot.press("tab", "space", "tab")
+        await highlight(pilot, vendor, "Archiving")
+        await pilot.press("enter")
+        assert service_pairs() == {
+            ("Total Licenses", "SPAM-ADV"),
+            ("Total Licenses", "SPAM-STD"),
+            ("Archiving", "SPAM-STD"),
+        }
+        assert vendor.border_title == "Vendor services 2 · mapped 2"
+        assert psa.border_title == "PSA products 3 · mapped 2"
+
+        await pilot.press("x")  # services cannot be excluded: the key does nothing
+        assert service_pairs() and "Excluded" not in str(panel.query_one("#mapping-status").content)
+        await highlight(pilot, vendor, "Total Licenses")
+        await pilot.press("u")  # a service loses all its products
+        assert service_pairs() == {("Archiving", "SPAM-STD")}
+
+
+async def test_dragging_a_company_onto_an_account_with_the_mouse(ctx: Context) -> None:
+    """A real drag through Pilot: mouse down on a PSA row, move, release over a vendor row."""
+    messages: list = []
+    app = PanelApp(account_board())
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        _, psa, vendor = lists(app)
+        source = [row.label for row in psa.rows].index("Zenith Freight")
+        target = [row.label for row in vendor.rows].index("internal test")
+        # offsets are from each list's outer edge: its border is one cell wide
+        assert await pilot.mouse_down(psa, offset=(4, 1 + source))
+        assert app.mouse_captured is psa
+        await pilot.hover(vendor, offset=(4, 1 + target))
+        await pilot.mouse_up(vendor, offset=(4, 1 + target))
+        assert app.mouse_captured is None
+        dropped = posted(messages, PairingList.Dropped)
+        assert len(dropped) == 1
+        assert (dropped[0].source_list, dropped[0].target_list) == (psa, vendor)
+        assert dropped[0].item.label == "Zenith Freight"
+        assert dropped[0].target_item.label == "internal test"
+        mapping = mapping_of("internal test")
+        assert mapping.psa_company.name == "Zenith Freight" and mapping.method == "manual"
+        assert vendor.highlighted_item.label == "internal test"
+
+
+class Row:
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+
+class ListApp(App[None]):
+    CSS_PATH = STYLES
+
+    def __init__(self, rows: list[Row]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.drawn: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield PairingList(self.draw, self.rows)
+
+    def draw(self, row: Row, width: int) -> str:
+        self.drawn.append(row.label)
+        return row.label
+
+
+async def test_pairing_list_draws_only_visible_rows_and_keeps_its_cursor(ctx: Context) -> None:
+    rows = [Row(f"Customer {n:04}") for n in range(5000)]
+    messages: list = []
+    app = ListApp(rows)
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        lst = app.query_one(PairingList)
+        assert lst.has_focus and not lst.children
+        height = lst.scrollable_content_region.height
+        assert 0 < len(set(app.drawn)) <= height  # 5,000 rows, one screenful drawn
+        await pilot.press("pagedown", "down", "down")
+        assert lst.cursor == height - 1 + 2
+        await pilot.press("end")
+        assert lst.highlighted_item is rows[-1] and lst.scroll_offset.y > 0
+        await pilot.press("pageup", "home")
+        assert lst.cursor == 0 and lst.scroll_offset.y == 0
+        await pilot.press(*["down"] * 10)
+        current = lst.highlighted_item
+        lst.set_rows(rows[5:50])  # still there: the cursor follows it
+        assert lst.highlighted_item is current and lst.cursor == 5
+        lst.set_rows(rows[100:200])  # gone: the cursor keeps its place
+        assert lst.cursor == 5 and lst.highlighted_item is rows[105]
+        await pilot.press("enter")
+        await pilot.click(lst, offset=(2, 3))
+        highlighted = [m.item for m in posted(messages, PairingList.Highlighted)]
+        selected = [m.item for m in posted(messages, PairingList.Selected)]
+        assert selected == [rows[105]]
+        assert highlighted[-1] is rows[102] and lst.cursor == 2

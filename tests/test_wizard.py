@@ -1,0 +1,149 @@
+"""The connect wizard, walked with the keyboard against the simulators, for both vendors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from msp_tui.app import MspTuiApp
+from msp_tui.context import Context
+from msp_tui.demo import Demo, start_demo
+from msp_tui.store.models import (
+    AccountMapping,
+    AlertRoute,
+    Integration,
+    ServiceMapping,
+    UsageCount,
+    VendorAccount,
+)
+from screens.home import Card
+from screens.indicator import SyncIndicator
+from screens.mapping_panel import MappingPanel
+from screens.wizard import ConnectWizard, PartnerKeyModal
+
+
+@pytest.fixture
+def demo() -> Iterator[tuple[Demo, Context]]:
+    demo, ctx = start_demo(seed=7, companies=120)
+    yield demo, ctx
+    ctx.close()
+    demo.stop()
+
+
+async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
+    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+async def open_card(pilot, app: MspTuiApp, key: str) -> ConnectWizard:
+    while not (isinstance(app.focused, Card) and app.focused.card.key == key):
+        await pilot.press("down")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, ConnectWizard))
+    await pilot.pause()  # let it mount and show its first step
+    return app.screen
+
+
+async def map_and_finish(pilot, app: MspTuiApp, wizard: ConnectWizard) -> None:
+    await pilot.press("ctrl+n")  # -> accounts
+    await wait_until(pilot, lambda: wizard.step == "accounts" and wizard.query(MappingPanel))
+    exact = AccountMapping.select().count()
+    await pilot.press("f", "f")  # the vendor list (focused), filtered to suggestions
+    await pilot.press("a")  # accept the highlighted suggestion
+    assert AccountMapping.select().count() == exact + 1
+    assert AccountMapping.select().where(AccountMapping.method == "suggested").count() == 1
+    await pilot.press("ctrl+n")  # -> services
+    await wait_until(
+        pilot, lambda: wizard.step == "services" and wizard.query("#services MappingPanel")
+    )
+    await pilot.press("a")
+    assert ServiceMapping.select().count() >= 1
+    await pilot.press("ctrl+n")  # -> review
+    assert wizard.step == "review"
+    finish = wizard.query_one("#finish")
+    assert not finish.disabled
+    finish.focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: not isinstance(app.screen, ConnectWizard))
+
+
+async def test_spamtitan_end_to_end(demo) -> None:
+    demo_env, ctx = demo
+    app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await open_card(pilot, app, "connect:spamtitan")
+        await pilot.press("ctrl+n")  # module -> credentials
+        await pilot.press("ctrl+n")  # refused: not authenticated yet
+        assert wizard.step == "credentials"
+        await pilot.press("enter")  # the URL and key are filled in by the demo
+        await wait_until(pilot, lambda: wizard.authenticated)
+        integration = Integration.get(Integration.vendor == "spamtitan")
+        assert VendorAccount.select().where(VendorAccount.integration == integration).count() > 50
+        # Back and forth loses nothing.
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: wizard.query(MappingPanel))
+        mapped = AccountMapping.select().count()
+        assert mapped > 30  # exact matches, mapped on open
+        await pilot.press("ctrl+o")
+        assert wizard.step == "credentials"
+        assert AccountMapping.select().count() == mapped
+        states: list[str] = []
+        app.watch(app, "sync_state", lambda state: states.append(state.name), init=False)
+        await map_and_finish(pilot, app, wizard)
+        await wait_until(pilot, lambda: "syncing" in states and not app.sync_state.syncing)
+        assert app.sync_state.name == "new-data"
+        assert UsageCount.select().join(VendorAccount).where(
+            VendorAccount.integration == integration).count() > 0  # fmt: skip
+        indicator = app.screen.query_one(SyncIndicator)
+        assert "new data" in str(indicator.content)
+        await pilot.press("r")
+        assert app.sync_state.name == "idle"
+
+        # A failing sync shows an error whose reason is read on focus.
+        demo_env.servers[0].faults.unauthorized = 100
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.sync_state.name == "error")
+        indicator = app.screen.query_one(SyncIndicator)
+        indicator.focus()
+        await wait_until(pilot, lambda: "401" in str(indicator.content))
+        assert "401" in str(indicator.content)
+
+
+async def test_mailprotector_end_to_end(demo) -> None:
+    demo_env, ctx = demo
+    app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await open_card(pilot, app, "connect:mailprotector")
+        await pilot.press("tab", "space")  # tick Alerts too
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: isinstance(app.screen, PartnerKeyModal))
+        key_shown = str(app.screen.query_one("#partner-key").content)
+        assert key_shown.startswith("msptui_")
+        await pilot.press("c", "escape")  # copy (OSC 52), then done
+        assert app.clipboard == key_shown
+        await wait_until(pilot, lambda: app.vendor_api is not None)
+        wizard.query_one("#demo-enable").press()
+        integration = Integration.get(Integration.vendor == "mailprotector")
+        await wait_until(pilot, lambda: integration.services.count() == 8)  # Enable is done
+        wizard.query_one("#demo-counts").press()
+        await wait_until(pilot, lambda: Integration.get_by_id(integration.id).status == "active")
+        wizard.query_one("#check-connection").press()
+        await pilot.pause()
+        assert "active" in str(wizard.query_one("#connection-status").content)
+        await pilot.press("ctrl+n")  # -> alerts
+        assert wizard.step == "alerts"
+        wizard.query_one("#check-permissions").press()
+        await wait_until(pilot, lambda: wizard.query_one("#boards").option_count > 0)
+        wizard.query_one("#boards").focus()
+        await pilot.press("enter")
+        assert AlertRoute.get(AlertRoute.integration == integration).board_name
+        await map_and_finish(pilot, app, wizard)
+        assert AccountMapping.select().join(VendorAccount).where(
+            VendorAccount.integration == integration).count() > 10  # fmt: skip
+        # the partner key was shown once and is stored nowhere in clear
+        assert key_shown not in (demo_env.directory / "demo.db").read_bytes().decode("latin-1")
