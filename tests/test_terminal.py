@@ -50,3 +50,34 @@ def test_empty_app_in_a_real_terminal(
         term.press("q")
         assert term.wait_exit() == 0
     assert db.is_file()
+
+
+def test_demo_walkthrough_in_a_real_terminal(
+    msp_tui_exe: str, terminal_env: dict[str, str]
+) -> None:
+    """connect -> map -> finish -> sync done, with the keyboard, in `msp-tui demo`."""
+    with Terminal([msp_tui_exe, "demo"], terminal_env) as term:
+        term.wait_for("Connect SpamTitan", timeout=60)
+        term.press("Enter")
+        term.wait_for("which modules?")
+        term.press("C-n")
+        term.wait_for("SpamTitan API")
+        term.press("Enter")  # the demo fills in the URL and key; enter authenticates
+        term.wait_for("accounts read", timeout=60)
+        term.press("C-n")
+        shown = term.wait_for("Vendor accounts", timeout=60)
+        assert "PSA companies" in shown and "mapped" in shown
+        term.press("C-n")
+        term.wait_for("Vendor services")
+        term.press("a")  # accept the top suggestion: Total Licenses -> ST-TOTAL-LIC
+        term.wait_for("Mapped Total Licenses")
+        term.press("C-n")
+        term.wait_for("Ready: Finish saves and syncs.")
+        term.press("Enter")
+        shown = term.wait_for("SpamTitan · spamtitan", timeout=60)
+        shown = term.wait_for("new data - press r", timeout=60)
+        assert "Active · last sync" in shown and "1 services" in shown
+        term.press("r")
+        term.wait_for("● idle")
+        term.press("q")
+        assert term.wait_exit() == 0
