@@ -84,8 +84,7 @@ New vendor accounts that arrive later show as unmapped: press **m** to map them.
         summary = next(
             (s for s in integration_summaries() if s.name == self.integration_name), None
         )
-        if summary is None:
-            self.dismiss(None)
+        if summary is None:  # just disconnected; the disconnect closes this screen
             return
         integration = Integration.get(Integration.name == self.integration_name)
         route = integration.alert_route.first()

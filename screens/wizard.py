@@ -215,6 +215,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                 value=demo.spamtitan_key if demo else "",
             )
             yield Button("Authenticate", id="authenticate", variant="primary")
+            yield LoadingIndicator(id="auth-spinner", classes="-hidden")
             yield Static("", id="auth-status")
         else:
             yield Label("[b]Mailprotector pushes to msp-tui[/b] with a partner key made here.")
@@ -336,10 +337,17 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             return
         self.query_one("#auth-status", Static).update("Authenticating…")
         self.query_one("#authenticate", Button).disabled = True
+        self.query_one("#auth-spinner").remove_class("-hidden")
         self.authenticate(url, Secret(key))
 
     @work(exclusive=True, group="authenticate")
     async def authenticate(self, url: str, key: Secret) -> None:
+        try:
+            await self._authenticate(url, key)
+        finally:
+            self.query_one("#auth-spinner").add_class("-hidden")
+
+    async def _authenticate(self, url: str, key: Secret) -> None:
         status = self.query_one("#auth-status", Static)
         try:
             groups = await connect.check_spamtitan(url, key)

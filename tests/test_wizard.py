@@ -147,3 +147,30 @@ async def test_mailprotector_end_to_end(demo) -> None:
             VendorAccount.integration == integration).count() > 10  # fmt: skip
         # the partner key was shown once and is stored nowhere in clear
         assert key_shown not in (demo_env.directory / "demo.db").read_bytes().decode("latin-1")
+
+
+async def test_a_connected_integration_rotates_its_key_and_disconnects(demo) -> None:
+    demo_env, ctx = demo
+    from msp_tui.connect import create_push_integration
+    from msp_tui.store.models import PartnerKey
+
+    integration, first_key = create_push_integration("mailprotector", "billing", "http://x")
+    VendorAccount.create(integration=integration, external_id="1", name="Acme Dental")
+    app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        assert app.focused.card.key == "mailprotector"
+        assert app.focused.card.lines[1] == "1 accounts · 0 services · 1 unmapped"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "IntegrationScreen")
+        await pilot.press("k", "y")  # rotate, confirmed
+        await wait_until(pilot, lambda: isinstance(app.screen, PartnerKeyModal))
+        new_key = str(app.screen.query_one("#partner-key").content)
+        assert new_key != first_key
+        live = PartnerKey.select().where(PartnerKey.revoked_at.is_null())
+        assert live.count() == 1
+        await pilot.press("escape")
+        await pilot.press("d", "y")  # disconnect, confirmed
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
+        assert Integration.select().count() == 0
+        assert VendorAccount.select().count() == 0
