@@ -14,7 +14,8 @@ from typing import Any
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials, site_url
 from adapters.errors import AdapterError, Secret
-from adapters.spamtitan import SpamTitanAdapter, normalise_base_url
+from adapters.spamtitan import normalise_base_url
+from msp_tui import connect
 from msp_tui.context import Context
 from msp_tui.overview import integration_summaries
 from msp_tui.sources import psa_secret_scope
@@ -112,7 +113,7 @@ async def _check_connectwise(credentials: ConnectWiseCredentials) -> None:
 def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> int:
     name = args.name or "spamtitan"
     try:
-        url = normalise_base_url(args.url)
+        normalise_base_url(args.url)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if Integration.get_or_none(Integration.name == name) is not None:
@@ -121,24 +122,16 @@ def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> in
     groups = None
     if not args.no_check:
         try:
-            groups = asyncio.run(_check_spamtitan(url, api_key))
+            groups = asyncio.run(connect.check_spamtitan(args.url, api_key))
         except AdapterError as exc:
             raise CommandError(f"not saved: {exc}") from None
     notice_secrets(ctx)
-    ctx.secrets.set(name, "api_key", api_key.reveal())
-    with writing(ctx.db):
-        Integration.create(
-            name=name, vendor="spamtitan", kind="pull", modules=args.modules,
-            status="not_connected" if args.no_check else "active", config={"url": url},
-        )  # fmt: skip
+    connect.save_pull_integration(
+        ctx.secrets, name, args.url, api_key, args.modules, checked=not args.no_check
+    )
     seen = f"; it sees {groups} domain groups" if groups is not None else ""
     print(f"SpamTitan integration '{name}' added{seen}; next: msp-tui sync {name}")
     return 0
-
-
-async def _check_spamtitan(url: str, api_key: Secret) -> int:
-    async with SpamTitanAdapter(url, api_key, timeout=20.0) as adapter:
-        return await adapter.authenticate()
 
 
 def cmd_integrations_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -311,18 +304,12 @@ def _show_partner_key(name: str, key: str, base_url: str, as_json: bool, rotated
 
 
 def cmd_integrations_add_mailprotector(ctx: Context, args: argparse.Namespace) -> int:
-    from msp_tui.push.keys import new_partner_key
-
     name = args.name or "mailprotector"
-    if Integration.get_or_none(Integration.name == name) is not None:
-        raise UsageError(f"an integration named '{name}' exists; choose another --name")
     base_url = public_base_url(args.base_url)
-    with writing(ctx.db):
-        integration = Integration.create(
-            name=name, vendor="mailprotector", kind="push", modules=args.modules,
-            status="not_connected", config={"base_url": base_url},
-        )  # fmt: skip
-    key = new_partner_key(integration)
+    try:
+        _, key = connect.create_push_integration(name, args.modules, base_url)
+    except connect.ConnectError as exc:
+        raise UsageError(f"{exc} (--name)") from None
     _show_partner_key(name, key, base_url, args.json, rotated=False)
     return 0
 

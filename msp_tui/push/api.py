@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.records import VendorAccountRecord, VendorServiceRecord
 from msp_tui import __version__
 from msp_tui.push import inbox
 from msp_tui.push.keys import BadToken, Caller, authenticate
@@ -251,7 +252,7 @@ def create_app(rate_limit: float | None = DEFAULT_RATE_LIMIT) -> FastAPI:
 
     @app.post(PREFIX + "/service", summary="Define a SKU; returns the vendor with its SKUs")
     async def create_sku(body: SkuBody, c: Auth) -> dict[str, Any]:
-        sku = inbox.ServiceIn("", body.name, body.description, body.category, body.subcategory)
+        sku = VendorServiceRecord("", body.name, body.description, body.category, body.subcategory)
         inbox.create_service(c.integration, sku)
         return vendor_object(c.integration)
 
@@ -294,20 +295,21 @@ def create_app(rate_limit: float | None = DEFAULT_RATE_LIMIT) -> FastAPI:
 
     @app.post(PREFIX + "/organization/accounts", status_code=201, summary="Upsert accounts by id")
     async def post_accounts(body: list[AccountBody], c: Auth) -> list[dict[str, Any]]:
-        items = [inbox.AccountIn(str(a.id), a.name, a.description) for a in body]
+        items = [VendorAccountRecord(str(a.id), a.name, a.description) for a in body]
         inbox.upsert_accounts(c.integration, items)
         return [
-            account_object(a) for a in inbox.list_accounts(c.integration, [i.id for i in items])
+            account_object(a)
+            for a in inbox.list_accounts(c.integration, [i.external_id for i in items])
         ]
 
     @app.patch(PREFIX + "/organization/accounts/{account_id}", summary="Change an account")
     async def patch_account(account_id: str, body: AccountPatch, c: Auth) -> dict[str, Any]:
-        changes = inbox.AccountIn(account_id, body.name or "", body.description)
+        changes = VendorAccountRecord(account_id, body.name or "", body.description)
         return account_object(inbox.update_account(c.integration, account_id, changes))
 
     @app.post(PREFIX + "/organization/services", status_code=201, summary="Upsert services by id")
     async def post_services(body: list[ServiceBody], c: Auth) -> list[dict[str, Any]]:
-        inbox.upsert_services(c.integration, [inbox.ServiceIn(str(s.id), s.name, s.description)
+        inbox.upsert_services(c.integration, [VendorServiceRecord(str(s.id), s.name, s.description)
                                               for s in body])  # fmt: skip
         return [service_object(s) for s in inbox.services(c.integration)]
 

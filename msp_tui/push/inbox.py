@@ -7,11 +7,11 @@ so mapping them later shows the numbers at once.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.records import VendorAccountRecord, VendorServiceRecord
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
     AccountMapping,
@@ -32,22 +32,6 @@ LAST_PUSH_RESOLUTION = timedelta(seconds=1)
 
 class UnknownRecord(LookupError):
     """A push names an account, service or message we do not know; the message says which."""
-
-
-@dataclass(frozen=True)
-class AccountIn:
-    id: str
-    name: str
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceIn:
-    id: str
-    name: str
-    description: str | None = None
-    category: str | None = None
-    subcategory: str | None = None
 
 
 def mark_called(integration: Integration) -> None:
@@ -79,12 +63,12 @@ def set_status(integration: Integration, status: str) -> None:
     integration.status = status
 
 
-def upsert_accounts(integration: Integration, accounts: list[AccountIn]) -> None:
+def upsert_accounts(integration: Integration, accounts: list[VendorAccountRecord]) -> None:
     now = utcnow()
     with writing():
         for chunk in range(0, len(accounts), 200):
             rows = [
-                {"integration": integration.id, "external_id": a.id, "name": a.name,
+                {"integration": integration.id, "external_id": a.external_id, "name": a.name,
                  "description": a.description, "last_seen_at": now}
                 for a in accounts[chunk : chunk + 200]
             ]  # fmt: skip
@@ -107,7 +91,9 @@ def account(integration: Integration, account_id: str) -> VendorAccount:
     return found
 
 
-def update_account(integration: Integration, account_id: str, changes: AccountIn) -> VendorAccount:
+def update_account(
+    integration: Integration, account_id: str, changes: VendorAccountRecord
+) -> VendorAccount:
     with writing():
         found = account(integration, account_id)
         found.name = changes.name or found.name
@@ -131,11 +117,11 @@ def list_accounts(
     return list(query.order_by(VendorAccount.id))
 
 
-def upsert_services(integration: Integration, services: list[ServiceIn]) -> None:
+def upsert_services(integration: Integration, services: list[VendorServiceRecord]) -> None:
     now = utcnow()
     with writing():
         rows = [
-            {"integration": integration.id, "external_id": s.id, "name": s.name,
+            {"integration": integration.id, "external_id": s.external_id, "name": s.name,
              "description": s.description, "category": s.category,
              "subcategory": s.subcategory, "last_seen_at": now}
             for s in services
@@ -148,10 +134,10 @@ def upsert_services(integration: Integration, services: list[ServiceIn]) -> None
             ).execute()  # fmt: skip
 
 
-def create_service(integration: Integration, service: ServiceIn) -> VendorService:
+def create_service(integration: Integration, service: VendorServiceRecord) -> VendorService:
     """A SKU defined through POST /service: we give it its id, as Gradient does."""
     new_id = uuid.uuid4().hex[:24]
-    upsert_services(integration, [ServiceIn(new_id, service.name, service.description,
+    upsert_services(integration, [VendorServiceRecord(new_id, service.name, service.description,
                                             service.category, service.subcategory)])  # fmt: skip
     return service_by_id(integration, new_id)
 
