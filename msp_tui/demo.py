@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.sandbox import LoopbackServer, build_world
+from adapters.sandbox import LoopbackServer, World, build_world
 from adapters.sandbox.connectwise import connectwise_app
 from adapters.sandbox.mailprotector import Customer, customers_from_world
 from adapters.sandbox.spamtitan import spamtitan_app
@@ -32,6 +32,7 @@ class Demo:
     spamtitan_key: str
     mailprotector_customers: list[Customer]
     servers: list[LoopbackServer] = field(default_factory=list)
+    world: World | None = None
 
     def stop(self) -> None:
         for server in self.servers:
@@ -45,7 +46,7 @@ def start_demo(seed: int = 7, companies: int = 300) -> tuple[Demo, Context]:
     spamtitan = LoopbackServer(spamtitan_app(world)).start()
     connectwise = LoopbackServer(connectwise_app(world)).start()
     demo = Demo(directory, f"{spamtitan.base_url}/restapi", world.spamtitan_token,
-                customers_from_world(world), [spamtitan, connectwise])  # fmt: skip
+                customers_from_world(world), [spamtitan, connectwise], world)  # fmt: skip
     try:
         ctx = open_context(str(directory / "demo.db"), secrets_mode="memory")
         with writing(ctx.db):
