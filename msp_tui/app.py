@@ -115,10 +115,9 @@ class MspTuiApp(App[None]):
         if stamp != self.data_stamp:
             self.data_stamp = stamp
             self.new_data = True
+            # Set now, not when the message arrives: an `r` pressed in between must win.
+            self.sync_state = replace(self.sync_state, new_data=True)
             self.post_message(NewDataLanded())
-
-    def on_new_data_landed(self, message: NewDataLanded) -> None:
-        self.sync_state = replace(self.sync_state, new_data=True)
 
     def data_seen(self) -> None:
         """The operator refreshed: what was new is now shown."""

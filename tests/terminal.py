@@ -6,9 +6,11 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 POLL_S = 0.1
 
@@ -22,7 +24,11 @@ class Terminal:
         if shutil.which("tmux") is None:
             raise RuntimeError("tmux is not installed")
         self.socket = f"msp-tui-test-{uuid.uuid4().hex[:8]}"
+        # The shell records the exit status itself: under load tmux can take many seconds to
+        # reap a finished pane's process, so its pane_dead flag is not a reliable signal.
+        self.status_file = Path(tempfile.mkdtemp(prefix="msp-tui-term-")) / "status"
         command = " ".join(shlex.quote(a) for a in argv)
+        command = f"{command}; echo $? > {shlex.quote(str(self.status_file))}"
         # One tmux call, so the pane is kept (with its exit status) however soon it ends.
         self._tmux(
             "start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
@@ -63,12 +69,10 @@ class Terminal:
     def wait_exit(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
         while True:
-            state = self._tmux(
-                "display-message", "-p", "-t", "t", "#{pane_dead} #{pane_dead_status}"
-            ).split()
-            # tmux can report the pane dead a moment before it records the exit status.
-            if len(state) == 2 and state[0] == "1":
-                return int(state[1])
+            if self.status_file.exists():
+                text = self.status_file.read_text().strip()
+                if text:
+                    return int(text)
             if time.monotonic() > deadline:
                 raise AssertionError(f"still running after {timeout}s:\n{self.screen()}")
             time.sleep(POLL_S)
@@ -80,6 +84,7 @@ class Terminal:
         self.close()
 
     def close(self) -> None:
+        shutil.rmtree(self.status_file.parent, ignore_errors=True)
         subprocess.run(
             ["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30, check=False
         )
