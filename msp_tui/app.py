@@ -75,7 +75,6 @@ class MspTuiApp(App[None]):
         self.serve_port = serve_port
         self.vendor_api: BackgroundServer | None = None
         self.data_stamp: tuple[int, ...] = ()
-        self.new_data = False
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
@@ -110,18 +109,20 @@ class MspTuiApp(App[None]):
             self.notify(f"Port {message.server.port} is taken: pushes go to the msp-tui serve"
                         " already running there", timeout=6)  # fmt: skip
 
+    @property
+    def new_data(self) -> bool:
+        return self.sync_state.new_data
+
     def look_for_new_data(self) -> None:
         stamp = data_stamp()
         if stamp != self.data_stamp:
             self.data_stamp = stamp
-            self.new_data = True
             # Set now, not when the message arrives: an `r` pressed in between must win.
             self.sync_state = replace(self.sync_state, new_data=True)
             self.post_message(NewDataLanded())
 
     def data_seen(self) -> None:
         """The operator refreshed: what was new is now shown."""
-        self.new_data = False
         self.data_stamp = data_stamp()
         self.sync_state = replace(self.sync_state, new_data=False)
 

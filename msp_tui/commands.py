@@ -27,7 +27,7 @@ from msp_tui.store.models import (
     VendorAccount,
     VendorService,
 )
-from msp_tui.sync import SyncEvent, SyncOutcome, sync_psa, sync_pull
+from msp_tui.sync import SyncEvent, SyncOutcome, SyncSource, sync_sources
 
 MODULES = ("billing", "alerts")
 
@@ -159,20 +159,16 @@ def cmd_integrations_list(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     if args.name and args.all:
         raise UsageError("give a NAME or --all, not both")
-    pulls = list(Integration.select().where(Integration.kind == "pull").order_by(Integration.name))
-    connections = list(PsaConnection.select().order_by(PsaConnection.name))
-    if args.name:
-        pulls = [i for i in pulls if i.name == args.name]
-        connections = [c for c in connections if args.name in (c.name, f"psa:{c.name}", "psa")]
-        if not pulls and not connections:
-            known = Integration.get_or_none(Integration.name == args.name)
-            if known is not None:
-                raise UsageError(f"'{args.name}' is a push integration: its vendor sends counts")
-            raise UsageError(f"no integration or PSA connection named '{args.name}'")
-    if not pulls and not connections:
+    sources = sync_sources([args.name] if args.name else None)
+    if args.name and not sources:
+        known = Integration.get_or_none(Integration.name == args.name)
+        if known is not None:
+            raise UsageError(f"'{args.name}' is a push integration: its vendor sends counts")
+        raise UsageError(f"no integration or PSA connection named '{args.name}'")
+    if not sources:
         raise UsageError("nothing to sync: add the PSA (msp-tui psa set) or an integration")
     mode = "full" if args.full else "quick"
-    outcomes = asyncio.run(_sync(ctx, connections, pulls, mode, show_progress=not args.json))
+    outcomes = asyncio.run(_sync(ctx, sources, mode, show_progress=not args.json))
     if args.json:
         print(json.dumps([o.as_json() for o in outcomes], indent=2))
     else:
@@ -187,18 +183,17 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def _sync(
-    ctx: Context,
-    connections: list[PsaConnection],
-    pulls: list[Integration],
-    mode: str,
-    show_progress: bool,
+    ctx: Context, sources: list[SyncSource], mode: str, show_progress: bool
 ) -> list[SyncOutcome]:
+    """The PSA first (one at a time), then every pulled vendor at once."""
     bar = _ProgressBar() if show_progress and sys.stderr.isatty() else None
     report = bar.update if bar else (lambda _event: None)
     try:
-        outcomes = [await sync_psa(c, ctx.secrets, mode=mode, progress=report) for c in connections]
+        outcomes = [
+            await s.run(ctx.secrets, mode, progress=report) for s in sources if s.connection
+        ]
         outcomes += await asyncio.gather(
-            *(sync_pull(i, ctx.secrets, mode=mode, progress=report) for i in pulls)
+            *(s.run(ctx.secrets, mode, progress=report) for s in sources if not s.connection)
         )
     finally:
         if bar:

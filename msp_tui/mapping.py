@@ -41,6 +41,7 @@ class PsaEntry:
     label: str
     detail: str
     search: str
+    website: str | None = None
 
 
 @dataclass
@@ -201,7 +202,13 @@ class MappingBoard:
 
 def _psa_companies() -> list[PsaEntry]:
     return [
-        PsaEntry(c.id, c.name, c.identifier, f"{c.name} {c.identifier} {c.website or ''}".lower())
+        PsaEntry(
+            c.id,
+            c.name,
+            c.identifier,
+            f"{c.name} {c.identifier} {c.website or ''}".lower(),
+            c.website,
+        )
         for c in PsaCompany.select().where(~PsaCompany.deleted).order_by(PsaCompany.name)
     ]
 
@@ -252,7 +259,7 @@ def load_account_board(integration: Integration, operator: str) -> MappingBoard:
         return board
     decisions = match_accounts(
         [Party(str(v.id), v.label) for v in open_entries],
-        [Party(str(p.id), p.label, _website(p)) for p in psa],
+        [Party(str(p.id), p.label, p.website) for p in psa],
         prior=_prior_mappings(integration),
     )
     taken_now: list[tuple[VendorEntry, int, float]] = []
@@ -266,11 +273,6 @@ def load_account_board(integration: Integration, operator: str) -> MappingBoard:
     if taken_now:
         _save_exact(board, taken_now)
     return board
-
-
-def _website(entry: PsaEntry) -> str | None:
-    parts = entry.search.split()
-    return parts[-1] if parts and "." in parts[-1] else None
 
 
 def _save_exact(board: MappingBoard, found: Iterable[tuple[VendorEntry, int, float]]) -> None:

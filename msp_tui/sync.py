@@ -356,7 +356,8 @@ class SyncSource:
 
 
 def sync_sources(names: list[str] | None = None) -> list[SyncSource]:
-    """The PSA connections and pull integrations, or those named ('psa' names the PSA)."""
+    """The PSA connections and pull integrations, or those named. A connection answers to
+    'psa', its name and 'psa:NAME'; an integration to its name."""
     sources = [SyncSource(f"psa:{c.name}", connection=c)
                for c in PsaConnection.select().order_by(PsaConnection.name)]  # fmt: skip
     sources += [
@@ -366,4 +367,7 @@ def sync_sources(names: list[str] | None = None) -> list[SyncSource]:
     if names is None:
         return sources
     wanted = set(names)
-    return [s for s in sources if s.key in wanted or (s.connection and "psa" in wanted)]
+    return [
+        s for s in sources
+        if s.key in wanted or (s.connection and {"psa", s.connection.name} & wanted)
+    ]  # fmt: skip

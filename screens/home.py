@@ -166,7 +166,8 @@ class HomeScreen(Screen):
 
     def action_refresh(self) -> None:
         self.app.data_seen()
-        self.show(self.cards())
+        self._cards = self.cards()  # read the store here only; searching filters these
+        self.show(self._cards)
 
     def show(self, cards: list[CardData]) -> None:
         query = self.query_one("#card-search", Input).value.lower().strip()
@@ -201,7 +202,7 @@ class HomeScreen(Screen):
 
     @on(Input.Changed, "#card-search")
     def search_changed(self) -> None:
-        self.show(self.cards())
+        self.show(self._cards)
 
     @on(Input.Submitted, "#card-search")
     def search_done(self) -> None:
