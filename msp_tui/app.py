@@ -15,9 +15,11 @@ from textual.widgets import HelpPanel
 
 from msp_tui import __version__
 from msp_tui.context import Context
+from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
 from msp_tui.push.server import DEFAULT_PORT, BackgroundServer
 from msp_tui.sync import Mode, SyncOutcome, SyncSource, sync_sources
+from msp_tui.writeback import DecisionError, PushResult, outbox_waiting, push_pending
 from screens import STYLES
 from screens.home import HomeScreen
 from screens.indicator import SyncState
@@ -37,6 +39,14 @@ class SyncFinished(Message):
     def __init__(self, key: str, outcome: SyncOutcome) -> None:
         super().__init__()
         self.key, self.outcome = key, outcome
+
+
+class OutboxPushed(Message):
+    """The outbox worker finished a round: what became of each decision it tried."""
+
+    def __init__(self, results: list[PushResult], error: str | None = None) -> None:
+        super().__init__()
+        self.results, self.error = results, error
 
 
 class MspTuiApp(App[None]):
@@ -66,6 +76,8 @@ class MspTuiApp(App[None]):
 
     POLL_S = 2.0  # how often to look for data another process stored
     sync_state: reactive[SyncState] = reactive(SyncState, always_update=True)
+    outbox_rounds: reactive[int] = reactive(0)
+    """Counts finished outbox rounds; screens watch it to read decisions again."""
 
     def __init__(self, ctx: Context, serve_port: int = DEFAULT_PORT, demo: object = None) -> None:
         super().__init__()
@@ -75,6 +87,9 @@ class MspTuiApp(App[None]):
         self.serve_port = serve_port
         self.vendor_api: BackgroundServer | None = None
         self.data_stamp: tuple[int, ...] = ()
+        self.adapter_options: dict = {}  # e.g. a faster RetryPolicy in tests
+        self._outbox_busy = False
+        self._outbox_again = False
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
@@ -84,6 +99,8 @@ class MspTuiApp(App[None]):
         self.set_interval(self.POLL_S, self.look_for_new_data)
         if push_integrations_exist():
             self.start_vendor_api()
+        if outbox_waiting():  # decisions a stopped session stored but did not write
+            self.push_outbox()
 
     def vendor_api_url(self) -> str:
         """Where push vendors reach us, as told to the operator."""
@@ -155,6 +172,47 @@ class MspTuiApp(App[None]):
             self.notify(error, title="Sync failed", severity="error", timeout=10)
         self.sync_state = replace(state, syncing=state.syncing - {message.key}, error=error)
         self.look_for_new_data()
+
+    # --- the outbox: decisions written to the PSA ---------------------------------------------
+
+    def push_outbox(self) -> None:
+        """Write pending (and failed) decisions to the PSA in a worker. One round at a time: a
+        decision made during a round is picked up by the next one."""
+        if self._outbox_busy:
+            self._outbox_again = True
+            return
+        self._outbox_busy = True
+        self.run_worker(self._push_outbox(), group="outbox", name="outbox")
+
+    async def _push_outbox(self) -> None:
+        try:
+            results = await push_pending(self.ctx.secrets, current_operator(),
+                                         self.adapter_options)  # fmt: skip
+        except DecisionError as exc:
+            self.post_message(OutboxPushed([], str(exc)))
+        else:
+            self.post_message(OutboxPushed(results))
+
+    def on_outbox_pushed(self, message: OutboxPushed) -> None:
+        self._outbox_busy = False
+        results = message.results
+        if message.error:
+            self.notify(message.error, title="Not written to the PSA", severity="error")
+        pushed = sum(1 for r in results if r.state == "pushed")
+        trouble = [r for r in results if r.state != "pushed"]
+        if pushed:
+            self.notify(f"{pushed} change{'s' * (pushed != 1)} written to the PSA", timeout=4)
+        for result in trouble[:3]:
+            self.notify(result.message, title=f"PSA write {result.state}",
+                        severity="warning" if result.state == "conflict" else "error",
+                        timeout=10)  # fmt: skip
+        if len(trouble) > 3:
+            self.notify(f"and {len(trouble) - 3} more: see the reconciliation screen",
+                        severity="warning")  # fmt: skip
+        self.outbox_rounds += 1
+        if self._outbox_again:
+            self._outbox_again = False
+            self.push_outbox()
 
     def on_unmount(self) -> None:
         if self.vendor_api is not None:

@@ -25,6 +25,7 @@ from peewee import fn
 
 from msp_tui.store.models import (
     AccountMapping,
+    Decision,
     Integration,
     PsaAgreement,
     PsaAgreementLine,
@@ -53,6 +54,7 @@ class Source:
     """Where a vendor number came from, for the detail pane."""
 
     integration: str
+    vendor: str
     account: str
     service: str
     quantity: Decimal
@@ -72,6 +74,11 @@ class ReconciliationLine:
     unit_price: Decimal | None
     line_ids: list[int] = field(default_factory=list)  # PsaAgreementLine row ids
     sources: list[Source] = field(default_factory=list)
+    decision: Decision | None = None  # the latest decision this period (see `with_decisions`)
+
+    @property
+    def key(self) -> tuple[int | None, int | None]:
+        return (self.company_id, self.product_id)
 
     @property
     def change(self) -> Decimal:
@@ -114,9 +121,14 @@ def reconciliation_lines() -> list[ReconciliationLine]:
         for a in VendorAccount.select(VendorAccount.id, VendorAccount.name, VendorAccount.excluded)
     }
     services = {s.id: s.name for s in VendorService.select(VendorService.id, VendorService.name)}
-    integration_names = dict(
-        VendorAccount.select(VendorAccount.id, Integration.name).join(Integration).tuples()
-    )
+    integration_names = {
+        account_id: (name, vendor)
+        for account_id, name, vendor in VendorAccount.select(
+            VendorAccount.id, Integration.name, Integration.vendor
+        )
+        .join(Integration)
+        .tuples()
+    }
 
     vendor: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     sources: dict[tuple[int, int], list[Source]] = defaultdict(list)
@@ -125,7 +137,7 @@ def reconciliation_lines() -> list[ReconciliationLine]:
         account = accounts.get(account_id)
         if account is None or account.excluded:
             continue
-        source = Source(integration_names.get(account_id, ""), account.name,
+        source = Source(*integration_names.get(account_id, ("", "")), account.name,
                         services.get(service_id, ""), quantity, counted_at)  # fmt: skip
         company = account_company.get(account_id)
         products = service_products.get(service_id)
@@ -199,3 +211,151 @@ def reconciliation_lines() -> list[ReconciliationLine]:
             ", ".join(sorted({s.service for s in found})), total, None, None, [], found,
         ))  # fmt: skip
     return lines
+
+
+# --- decisions: handled lines leave the list for the period -------------------------------------
+
+
+def with_decisions(lines: list[ReconciliationLine], period: str) -> list[ReconciliationLine]:
+    """Attach each line's latest decision of `period` (one query for all of them)."""
+    latest: dict[tuple[int, int], Decision] = {}
+    for decision in Decision.select().where(Decision.period == period).order_by(Decision.id):
+        latest[(decision.psa_company_id, decision.psa_product_id)] = decision
+    for line in lines:
+        line.decision = latest.get(line.key)  # type: ignore[arg-type]
+    return lines
+
+
+def is_handled(line: ReconciliationLine) -> bool:
+    """Decided this period, and the numbers are still the ones the decision was made on.
+
+    A dismissed line stays away while vendor and PSA say what they said; an approved or
+    adjusted one while the PSA holds what it held or what was written. A conflict or a failed
+    push needs the operator, so it stays in the list; so does any line a sync has changed.
+    """
+    decision = line.decision
+    if decision is None or decision.state in ("conflict", "failed"):
+        return False
+    if decision.vendor_quantity != line.vendor_quantity:
+        return False
+    if decision.state == "dismissed":
+        return decision.psa_quantity_seen == line.psa_quantity
+    return line.psa_quantity in (decision.psa_quantity_seen, decision.target_quantity)
+
+
+# --- what the screen shows: filtered, grouped, sorted rows --------------------------------------
+
+GroupBy = Literal["company", "service"]
+SortBy = Literal["name", "impact"]
+TO_REVIEW = "to_review"
+HANDLED = "handled"
+ALL = "all"
+FILTERS: dict[str, str] = {
+    TO_REVIEW: "To review",
+    HANDLED: "Handled",
+    ALL: "All",
+    **STATUS_TITLES,
+}
+UNMAPPED_GROUP = "Unmapped vendor accounts"
+
+
+@dataclass
+class Group:
+    """A heading row: a company (or a product) and what its lines add up to."""
+
+    title: str
+    lines: list[ReconciliationLine]
+
+    @property
+    def impact(self) -> Decimal:
+        return sum((line.impact for line in self.lines), ZERO)
+
+
+def needs_a_look(line: ReconciliationLine) -> bool:
+    """A push that ended in a conflict or failed: the operator must decide again or retry."""
+    return line.decision is not None and line.decision.state in ("conflict", "failed")
+
+
+def shown(line: ReconciliationLine, which: str) -> bool:
+    if which == ALL:
+        return True
+    handled = is_handled(line)
+    if which == HANDLED:
+        return handled
+    if which == TO_REVIEW:
+        return not handled and line.status != "no_change"
+    return not handled and line.status == which
+
+
+def line_vendors(line: ReconciliationLine) -> set[str]:
+    return {s.integration for s in line.sources}
+
+
+def _search_text(line: ReconciliationLine) -> str:
+    accounts = " ".join(s.account for s in line.sources)
+    return f"{line.company_name} {line.product_identifier} {accounts}".lower()
+
+
+def arrange(
+    lines: list[ReconciliationLine],
+    *,
+    which: str = TO_REVIEW,
+    integration: str | None = None,
+    query: str = "",
+    group_by: GroupBy = "company",
+    sort_by: SortBy = "name",
+) -> list[Group | ReconciliationLine]:
+    """The rows of the reconciliation table: a `Group` heading, then its lines, per group."""
+    words = query.lower().split()
+    kept = [
+        line
+        for line in lines
+        if shown(line, which)
+        and (integration is None or integration in line_vendors(line))
+        and (not words or all(w in _search_text(line) for w in words))
+    ]
+    groups: dict[str, list[ReconciliationLine]] = defaultdict(list)
+    for line in kept:
+        if line.status == "unmapped":
+            title = UNMAPPED_GROUP
+        else:
+            title = line.company_name if group_by == "company" else line.product_identifier
+        groups[title].append(line)
+
+    def inner(line: ReconciliationLine) -> tuple:
+        name = line.product_identifier if group_by == "company" else line.company_name
+        if sort_by == "impact":
+            return (-abs(line.impact), name.lower())
+        return (name.lower(),)
+
+    ordered = [Group(title, sorted(members, key=inner)) for title, members in groups.items()]
+    if sort_by == "impact":
+        ordered.sort(
+            key=lambda g: (
+                g.title == UNMAPPED_GROUP,
+                -sum(abs(line.impact) for line in g.lines),
+                g.title.lower(),
+            )
+        )
+    else:
+        ordered.sort(key=lambda g: (g.title == UNMAPPED_GROUP, g.title.lower()))
+    rows: list[Group | ReconciliationLine] = []
+    for group in ordered:
+        rows.append(group)
+        rows.extend(group.lines)
+    return rows
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    to_review: int
+    impact: Decimal
+    need_a_look: int  # conflicts and failed pushes
+
+
+def review_summary(period: str) -> ReviewSummary:
+    """What the Home card says about reconciliation."""
+    lines = with_decisions(reconciliation_lines(), period)
+    open_lines = [line for line in lines if shown(line, TO_REVIEW)]
+    trouble = sum(1 for line in lines if needs_a_look(line))
+    return ReviewSummary(len(open_lines), sum((line.impact for line in open_lines), ZERO), trouble)

@@ -60,8 +60,10 @@ def decide(
     target = {"approve": line.vendor_quantity, "adjust": quantity, "dismiss": None}[action]
     if action != "dismiss" and target is None:
         raise DecisionError("no quantity to write: adjust with a quantity instead")
-    line_row = PsaAgreementLine.get_by_id(line.line_ids[0]) if len(line.line_ids) == 1 else None
-    if action != "dismiss" and line_row is None and len(line.line_ids) > 1:
+    # A stale line sits on a cancelled agreement: writing means a new line on a live one.
+    live_ids = [] if line.status == "stale" else line.line_ids
+    line_row = PsaAgreementLine.get_by_id(live_ids[0]) if len(live_ids) == 1 else None
+    if action != "dismiss" and line_row is None and len(live_ids) > 1:
         raise DecisionError("the product is on several agreement lines: adjust each in the PSA")
     if action != "dismiss" and line_row is None and agreement is None:
         raise DecisionError("new revenue: choose the agreement that gets the new line")
@@ -176,3 +178,52 @@ def _finish(decision: Decision, state: str, operator: str, message: str,
                {"psa_seen": str(decision.psa_quantity_seen)},
                {"target": str(decision.target_quantity)}, message)  # fmt: skip
     return PushResult(decision.id, state, message)
+
+
+def outbox_waiting() -> bool:
+    """Decisions not yet written (pending) or to try again (failed)."""
+    return Decision.select().where(Decision.state.in_(["pending", "failed"])).exists()
+
+
+def agreement_choices(company_id: int) -> list[PsaAgreement]:
+    """The company's live agreements, any of which can take a new line."""
+    return list(
+        PsaAgreement.select()
+        .where(
+            (PsaAgreement.company == company_id)
+            & ~PsaAgreement.cancelled
+            & (
+                (PsaAgreement.agreement_status.is_null())
+                | (PsaAgreement.agreement_status != "Cancelled")
+            )
+        )
+        .order_by(PsaAgreement.name)
+    )
+
+
+@dataclass(frozen=True)
+class AgreementLineInfo:
+    agreement: str
+    agreement_external_id: int
+    addition_external_id: int
+    quantity: Decimal
+    unit_price: Decimal | None
+    cancelled: bool
+
+
+def agreement_lines(line: ReconciliationLine) -> list[AgreementLineInfo]:
+    """Where the PSA number came from, for the detail pane."""
+    if not line.line_ids:
+        return []
+    rows = (
+        PsaAgreementLine.select(PsaAgreementLine, PsaAgreement)
+        .join(PsaAgreement)
+        .where(PsaAgreementLine.id.in_(line.line_ids))
+        .order_by(PsaAgreementLine.id)
+    )
+    return [
+        AgreementLineInfo(r.agreement.name, r.agreement.external_id, r.external_id, r.quantity,
+                          r.unit_price,
+                          r.agreement.cancelled or r.agreement.agreement_status == "Cancelled")
+        for r in rows
+    ]  # fmt: skip

@@ -18,6 +18,8 @@ from msp_tui.overview import (
     integration_summaries,
     psa_summary,
 )
+from msp_tui.reconcile import ReviewSummary, review_summary
+from msp_tui.writeback import current_period
 from screens.indicator import AppHeader
 
 EMPTY_STATE = """\
@@ -82,6 +84,15 @@ def integration_card(s: IntegrationSummary) -> CardData:
     )
 
 
+def reconcile_card(summary: ReviewSummary) -> CardData:
+    lines = [f"{summary.to_review:,} line{'s' * (summary.to_review != 1)} to review"
+             f" · revenue change {summary.impact:+,.2f}"]  # fmt: skip
+    if summary.need_a_look:
+        lines.append(f"{summary.need_a_look} PSA write(s) need a look (conflict or failed)")
+    status = "error" if summary.need_a_look else ("pending" if summary.to_review else "ok")
+    return CardData("reconcile", "reconcile", "Reconcile (c)", tuple(lines), status)
+
+
 class Card(Static, can_focus=True):
     BINDINGS = [
         Binding("enter", "open", "Open", id="home.open", tooltip="Open this card."),
@@ -125,6 +136,13 @@ the connect wizard; an integration offers mapping, alerts, key rotation and disc
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("s", "sync", "Sync", id="home.sync", tooltip="Sync the PSA and pulled vendors."),
+        Binding(
+            "c",
+            "reconcile",
+            "Reconcile",
+            id="home.reconcile",
+            tooltip="Vendor quantities beside PSA quantities: approve, adjust, dismiss.",
+        ),
         Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Read the store again."),
         Binding(
             "slash",
@@ -157,7 +175,11 @@ class HomeScreen(Screen):
 
     def cards(self) -> list[CardData]:
         summaries = integration_summaries()
-        cards = [psa_card(psa_summary())] + [integration_card(s) for s in summaries]
+        psa = psa_summary()
+        cards = [psa_card(psa)]
+        if psa is not None and summaries:
+            cards.append(reconcile_card(review_summary(current_period())))
+        cards += [integration_card(s) for s in summaries]
         cards += [
             CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
             for vendor, (title, blurb) in CATALOG.items()
@@ -189,6 +211,11 @@ class HomeScreen(Screen):
         if not started:
             self.notify("Nothing to sync yet: connect the PSA or a pulled vendor first.")
 
+    def action_reconcile(self) -> None:
+        from screens.reconcile import ReconcileScreen
+
+        self.app.push_screen(ReconcileScreen(), lambda _: self.action_refresh())
+
     def action_search(self) -> None:
         search = self.query_one("#card-search", Input)
         search.remove_class("-hidden")
@@ -213,7 +240,9 @@ class HomeScreen(Screen):
     @on(Card.Opened)
     def open_card(self, message: Card.Opened) -> None:
         card = message.card
-        if card.kind == "catalog":
+        if card.kind == "reconcile":
+            self.action_reconcile()
+        elif card.kind == "catalog":
             from screens.wizard import ConnectWizard
 
             vendor = card.key.removeprefix("connect:")

@@ -32,3 +32,12 @@ def ctx(db_path: Path) -> Iterator[Context]:
     context = open_context(str(db_path))
     yield context
     context.close()
+
+
+@pytest.fixture
+def mapped():
+    """The demo world (SpamTitan and ConnectWise simulators), synced and mapped by its truth."""
+    from recon_world import mapped_demo
+
+    with mapped_demo() as found:
+        yield found

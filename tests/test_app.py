@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
+from pilot_tools import wait_until
 
 from adapters.sandbox.mailprotector import VENDOR_KEY, gradient_token
 from msp_tui.app import MspTuiApp, NewDataLanded
@@ -76,14 +76,6 @@ def test_every_binding_we_declare_has_an_id() -> None:
     assert declared
     missing = [(name, b) for name, b in declared if not (isinstance(b, Binding) and b.id)]
     assert missing == []
-
-
-async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
-    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 async def push_accounts(base_url: str, key: str) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
+from pilot_tools import wait_until
 
 from msp_tui.app import MspTuiApp
 from msp_tui.context import Context
@@ -30,14 +30,6 @@ def demo() -> Iterator[tuple[Demo, Context]]:
     yield demo, ctx
     ctx.close()
     demo.stop()
-
-
-async def wait_until(pilot, condition, timeout: float = 20.0) -> None:
-    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 async def open_card(pilot, app: MspTuiApp, key: str) -> ConnectWizard:

@@ -2,80 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from recon_world import FAST, cw_faults, demo_external, line_for, sim_quantity
 
-from adapters.http import RetryPolicy
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
-from msp_tui.context import Context
-from msp_tui.demo import Demo, start_demo
-from msp_tui.reconcile import reconciliation_lines
-from msp_tui.store.models import (
-    AccountMapping,
-    AuditEvent,
-    Decision,
-    Integration,
-    PsaAgreement,
-    PsaCompany,
-    PsaProduct,
-    ServiceMapping,
-    VendorAccount,
-    VendorService,
-)
-from msp_tui.sync import sync_pull
+from msp_tui.store.models import AuditEvent, Decision, PsaAgreement
 from msp_tui.writeback import decide, push_pending
-
-FAST = {"retry": RetryPolicy(attempts=2, rate_limited_attempts=2, base_delay=0.01, max_delay=0.02)}
-
-
-@pytest.fixture
-def mapped() -> Iterator[tuple[Demo, Context]]:
-    """The demo world with SpamTitan synced and mapped by the simulator's ground truth."""
-    demo, ctx = start_demo(seed=7, companies=120)
-    world = demo.world
-    integration = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull",
-                                     config={"url": demo.spamtitan_url})  # fmt: skip
-    ctx.secrets.set("spamtitan", "api_key", demo.spamtitan_key)
-    import asyncio
-
-    assert asyncio.run(sync_pull(integration, ctx.secrets, mode="full")).ok
-    for group_id, company_id in world.truth.items():
-        if company_id is None:
-            continue
-        account = VendorAccount.get(VendorAccount.external_id == str(group_id))
-        company = PsaCompany.get(PsaCompany.external_id == company_id)
-        AccountMapping.create(vendor_account=account, psa_company=company, method="manual",
-                              operator="test")  # fmt: skip
-    product = PsaProduct.get(PsaProduct.identifier == "ST-TOTAL-LIC")
-    ServiceMapping.create(vendor_service=VendorService.get(), psa_product=product, operator="test")
-    yield demo, ctx
-    ctx.close()
-    demo.stop()
-
-
-def line_for(demo: Demo, situation: str):
-    world = demo.world
-    companies = {world.truth[g] for g, s in world.situations.items() if s == situation}
-    lines = [
-        line for line in reconciliation_lines()
-        if line.company_external_id in companies and line.status == situation
-        and len(line.line_ids) <= 1
-    ]  # fmt: skip
-    assert lines, f"the world has no {situation} line"
-    return lines[0]
-
-
-def cw_faults(demo: Demo):
-    return demo.servers[1].faults
-
-
-def sim_quantity(demo: Demo, line) -> float:
-    from msp_tui.store.models import PsaAgreementLine
-
-    row = PsaAgreementLine.get_by_id(line.line_ids[0])
-    return demo.world.additions[row.external_id].quantity
 
 
 async def test_approve_sends_the_right_patch(mapped) -> None:
@@ -90,12 +24,6 @@ async def test_approve_sends_the_right_patch(mapped) -> None:
     patches = [p for m, p in cw_faults(demo).log if m == "PATCH"]
     assert len(patches) == 1 and patches[0].endswith(f"/additions/{demo_external(line)}")
     assert AuditEvent.select().where(AuditEvent.action == "push.pushed").count() == 1
-
-
-def demo_external(line) -> int:
-    from msp_tui.store.models import PsaAgreementLine
-
-    return PsaAgreementLine.get_by_id(line.line_ids[0]).external_id
 
 
 async def test_a_restarted_worker_pushes_exactly_once(mapped) -> None:
