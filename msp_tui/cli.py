@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -32,6 +33,15 @@ class Parser(argparse.ArgumentParser):
         if match:
             message = f"unknown command '{match.group(1)}'"
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+class ExamplesFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual but keeps text with line breaks (an examples epilog) as is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def _describe_context(ctx: Context) -> dict[str, object]:
@@ -319,6 +329,69 @@ def build_parser() -> Parser:
     )
     serve.set_defaults(handler=commands.cmd_serve)
 
+    mapping = add_command(
+        "map", "map vendor accounts and services to PSA companies and products",
+        "Map vendor accounts to PSA companies and vendor services to PSA products from a"
+        " script, saved and audited as the TUI's mapping board does.",
+    )  # fmt: skip
+    map_what = mapping.add_subparsers(dest="map_what", metavar="WHAT", required=True)
+    map_accounts = map_what.add_parser(
+        "accounts", help="apply the automatic account matches", parents=[common],
+        formatter_class=ExamplesFormatter,
+        description="For integration NAME, map every unmapped, not excluded vendor account"
+        " the matching engine is sure of: equal names, the same domain, a mapping made for"
+        " another integration (method 'exact'), and near names one typo apart with a clear"
+        " lead (method 'auto'). Weaker matches stay suggestions, to map with 'map account'"
+        " or in the TUI. Prints what was mapped and what is left.",
+        epilog="examples:\n"
+        "  msp-tui map accounts spamtitan --auto --dry-run   # what would be mapped\n"
+        "  msp-tui map accounts spamtitan --auto --json",
+    )  # fmt: skip
+    map_accounts.add_argument("name", metavar="NAME", help="the integration")
+    map_accounts.add_argument("--auto", action="store_true",
+                              help="apply the engine's automatic decisions (required)")  # fmt: skip
+    map_accounts.add_argument("--dry-run", action="store_true",
+                              help="show what would be mapped; save nothing")  # fmt: skip
+    map_accounts.add_argument(
+        "--json", action="store_true",
+        help="print the mappings made as JSON: vendor_account_id, vendor_account,"
+        " psa_company_id, psa_company, method, score",
+    )  # fmt: skip
+    map_accounts.set_defaults(handler=commands.cmd_map_accounts)
+    map_account = map_what.add_parser(
+        "account", help="map one vendor account to a PSA company", parents=[common],
+        formatter_class=ExamplesFormatter,
+        description="Map one vendor account (the vendor's id for it) to one PSA company (the"
+        " PSA's company id). An account maps to one company: an earlier mapping is replaced,"
+        " and an excluded account is included again.",
+        epilog="example:\n  msp-tui map account spamtitan 42 19321",
+    )  # fmt: skip
+    map_account.add_argument("name", metavar="NAME", help="the integration")
+    map_account.add_argument(
+        "vendor_id", metavar="VENDOR_ACCOUNT_ID",
+        help="the vendor's account id (vendor_account_id in exports)",
+    )  # fmt: skip
+    map_account.add_argument("psa_company_id", type=int, metavar="PSA_COMPANY_ID",
+                             help="the PSA company id (ConnectWise company RecID)")  # fmt: skip
+    map_account.set_defaults(handler=commands.cmd_map_account)
+    map_service = map_what.add_parser(
+        "service", help="map a vendor service to a PSA product", parents=[common],
+        formatter_class=ExamplesFormatter,
+        description="Map a vendor service (the vendor's SKU id) to a PSA product by its"
+        " identifier (ConnectWise's Product ID; case is ignored when there is no exact"
+        " match). A service may map to several products and a product to several services;"
+        " mapping a pair again changes nothing.",
+        epilog="example:\n  msp-tui map service spamtitan total-licenses ST-TOTAL-LIC",
+    )  # fmt: skip
+    map_service.add_argument("name", metavar="NAME", help="the integration")
+    map_service.add_argument(
+        "service_id", metavar="VENDOR_SERVICE_ID",
+        help="the vendor's service id (service_id in export usage)",
+    )  # fmt: skip
+    map_service.add_argument("product", metavar="PSA_PRODUCT_IDENTIFIER",
+                             help="the PSA product's identifier")  # fmt: skip
+    map_service.set_defaults(handler=commands.cmd_map_service)
+
     export = add_command("export", "export data as CSV or JSON", "Export data as CSV or JSON.")
     what = export.add_subparsers(dest="what", metavar="WHAT", required=True)
     usage = what.add_parser(
@@ -328,8 +401,45 @@ def build_parser() -> Parser:
         description="The latest usage counts.",
     )
     usage.add_argument("--format", choices=["csv", "json"], default="csv")
-    usage.add_argument("--out", type=Path, metavar="FILE", help="default: stdout")
+    usage.add_argument("--out", "--output", dest="out", type=Path, metavar="FILE",
+                       help="default: stdout")  # fmt: skip
     usage.set_defaults(handler=commands.cmd_export_usage)
+    tables = {
+        "reconciliation": (
+            "vendor counts beside PSA quantities, per company and product",
+            "company_id,company_name,product_identifier,vendor_quantity,psa_quantity,status,impact",
+            "One row per reconciliation line. company_id is the PSA's id, empty for an unmapped"
+            " vendor account; an empty quantity means none; status is new_revenue, reconcile,"
+            " no_change, no_vendor_data, unmapped or stale; impact is the change times the unit"
+            " price. JSON adds where each vendor number came from (sources).",
+        ),
+        "mappings": (
+            "every account and service mapping",
+            "kind,integration,vendor_id,vendor_name,psa_id,psa_name,method,score,operator,"
+            "created_at",
+            "One row per mapping. kind is account or service; psa_id is the company's id or the"
+            " product's identifier.",
+        ),
+        "audit": (
+            "the audit trail, oldest first",
+            "at,operator,action,subject,before,after,detail",
+            "Every audited change, oldest first; at is UTC; before and after are JSON text in CSV.",
+        ),
+    }
+    for name, (summary, header, text) in tables.items():
+        description = f"CSV header:\n  {header}\n\n" + textwrap.fill(text, 78)
+        table = what.add_parser(
+            name, help=summary, parents=[common], description=description,
+            formatter_class=ExamplesFormatter,
+            epilog=f"examples:\n  msp-tui export {name} > {name}.csv\n"
+            f"  msp-tui export {name} --format json --output {name}.json",
+        )  # fmt: skip
+        table.add_argument("--format", choices=["csv", "json"], default="csv",
+                           help="default: csv")  # fmt: skip
+        table.add_argument("-o", "--output", "--out", dest="out", type=Path, metavar="FILE",
+                           help="write FILE whole (a temp file renamed into place);"
+                           " default: stdout")  # fmt: skip
+        table.set_defaults(handler=commands.cmd_export_table)
     return parser
 
 

@@ -21,8 +21,12 @@ from msp_tui.overview import integration_summaries
 from msp_tui.sources import psa_secret_scope
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
+    AccountMapping,
     Integration,
+    PsaCompany,
     PsaConnection,
+    PsaProduct,
+    ServiceMapping,
     UsageCount,
     VendorAccount,
     VendorService,
@@ -309,10 +313,10 @@ def cmd_integrations_add_mailprotector(ctx: Context, args: argparse.Namespace) -
     return 0
 
 
-def _integration(name: str) -> Integration:
+def _integration(name: str, error: type[Exception] = UsageError) -> Integration:
     found = Integration.get_or_none(Integration.name == name)
     if found is None:
-        raise UsageError(f"no integration named '{name}' (see msp-tui integrations list)")
+        raise error(f"no integration named '{name}' (see msp-tui integrations list)")
     return found
 
 
@@ -359,4 +363,230 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     print(f"Vendor API listening on http://{host}:{port}/api/vendor-api"
           f" (database {ctx.location.display}); Ctrl-C stops", flush=True)  # fmt: skip
     serve_forever(sock, args.rate_limit or None)
+    return 0
+
+
+# --- mapping from scripts ----------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Raised inside the write transaction of a dry run so that nothing is kept."""
+
+
+def cmd_map_accounts(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.mapping import load_account_board
+    from msp_tui.operator import current_operator
+
+    if not args.auto:
+        raise UsageError(
+            "pass --auto to apply the automatic matches (add --dry-run to preview them), or map"
+            f" one account with: msp-tui map account {args.name} VENDOR_ACCOUNT_ID PSA_COMPANY_ID"
+        )
+    integration = _integration(args.name, CommandError)
+    if not PsaCompany.select().where(~PsaCompany.deleted).exists():
+        raise CommandError("no PSA companies to map to yet: run msp-tui sync psa first")
+    # One transaction: opening the board saves the exact matches, then the near names are
+    # mapped; a dry run does all of it and rolls back, so it shows exactly what a run would do.
+    try:
+        with writing(ctx.db):
+            mapped_before = {
+                vendor_id
+                for (vendor_id,) in AccountMapping.select(AccountMapping.vendor_account)
+                .join(VendorAccount)
+                .where(VendorAccount.integration == integration)
+                .tuples()
+            }
+            board = load_account_board(integration, current_operator())
+            exact = [v.id for v in board.vendor if v.mapped and v.id not in mapped_before]
+            near = [v.id for v in board.accept_near_autos()]
+            counts = board.counts()
+            made = _account_mappings(integration, exact + near)
+            if args.dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    if args.json:
+        print(json.dumps(made, indent=2))
+        return 0
+    verb = "Would map" if args.dry_run else "Mapped"
+    for m in made:
+        score = f" {m['score']:.1f}" if m["score"] is not None else ""
+        print(f"{verb} {m['vendor_account']} ({m['vendor_account_id']}) -> {m['psa_company']}"
+              f" (#{m['psa_company_id']}): {m['method']}{score}")  # fmt: skip
+    print(
+        f"{integration.name}: {len(made)} accounts"
+        f" {'would be mapped' if args.dry_run else 'mapped now'} ({len(exact)} exact,"
+        f" {len(near)} near name); {counts.unmapped} still unmapped, {counts.suggested} of them"
+        f" with suggestions to review (msp-tui map account {integration.name} ..., or the TUI)"
+        + ("; dry run, nothing saved" if args.dry_run else "")
+    )
+    return 0
+
+
+def _account_mappings(integration: Integration, vendor_ids: list[int]) -> list[dict[str, Any]]:
+    """The mappings of these vendor accounts, in this order, as `map accounts --json` shows them."""
+    found = {
+        m.vendor_account_id: m
+        for m in AccountMapping.select(AccountMapping, VendorAccount, PsaCompany)
+        .join(VendorAccount)
+        .switch(AccountMapping)
+        .join(PsaCompany)
+        .where(VendorAccount.integration == integration)
+    }
+    return [
+        {
+            "vendor_account_id": found[v].vendor_account.external_id,
+            "vendor_account": found[v].vendor_account.name,
+            "psa_company_id": found[v].psa_company.external_id,
+            "psa_company": found[v].psa_company.name,
+            "method": found[v].method,
+            "score": found[v].score,
+        }
+        for v in vendor_ids
+        if v in found
+    ]
+
+
+def _vendor_side_hint(integration: Integration) -> str:
+    if integration.kind == "push":
+        return "its accounts and services arrive when the vendor pushes them (msp-tui serve)"
+    return f"run msp-tui sync {integration.name} to read them"
+
+
+def _one_entry_board(integration: Integration, kind: Any, vendor: Any, psa: Any) -> Any:
+    """A mapping board holding just one vendor row and one PSA row, so that a single mapping
+    is saved and audited exactly as the TUI saves it."""
+    from msp_tui.mapping import MappingBoard, PsaEntry, VendorEntry
+    from msp_tui.operator import current_operator
+
+    if kind == "accounts":
+        psa_entry = PsaEntry(psa.id, psa.name, psa.identifier, psa.name.lower(), psa.website)
+    else:
+        psa_entry = PsaEntry(psa.id, psa.identifier, psa.description, psa.identifier.lower())
+    vendor_entry = VendorEntry(vendor.id, vendor.name, vendor.external_id, vendor.name.lower())
+    return MappingBoard(integration, kind, current_operator(), [psa_entry], [vendor_entry])
+
+
+def cmd_map_account(ctx: Context, args: argparse.Namespace) -> int:
+    integration = _integration(args.name, CommandError)
+    account = VendorAccount.get_or_none(
+        (VendorAccount.integration == integration) & (VendorAccount.external_id == args.vendor_id)
+    )
+    if account is None:
+        raise CommandError(
+            f"'{integration.name}' has no vendor account with id '{args.vendor_id}': the ids are"
+            f" in msp-tui export usage and msp-tui export mappings (vendor_id); if it is new,"
+            f" {_vendor_side_hint(integration)}"
+        )
+    companies = list(PsaCompany.select().where(PsaCompany.external_id == args.psa_company_id))
+    live = [c for c in companies if not c.deleted]
+    if not live:
+        gone = " (it was deleted in the PSA)" if companies else ""
+        raise CommandError(
+            f"no PSA company with id {args.psa_company_id}{gone}: run msp-tui sync psa to read"
+            " the PSA's companies (the id is ConnectWise's company RecID)"
+        )
+    if len(live) > 1:
+        raise CommandError(f"{len(live)} PSA connections have a company {args.psa_company_id}")
+    company = live[0]
+    current = AccountMapping.get_or_none(AccountMapping.vendor_account == account)
+    if current is not None and current.psa_company_id == company.id:
+        print(f"{account.name} ({account.external_id}) is already mapped to {company.name}"
+              f" (#{company.external_id}); nothing changed")  # fmt: skip
+        return 0
+    was = ""
+    if current is not None:
+        was = f", was {current.psa_company.name} (#{current.psa_company.external_id})"
+    board = _one_entry_board(integration, "accounts", account, company)
+    board.pair(account.id, company.id, "manual")
+    included = "; it is no longer excluded" if account.excluded else ""
+    print(f"Mapped {account.name} ({account.external_id}) -> {company.name}"
+          f" (#{company.external_id}){was}{included}")  # fmt: skip
+    return 0
+
+
+def _find_product(identifier: str) -> PsaProduct:
+    """A PSA product by its identifier: exactly, else ignoring case; active ones first."""
+    from peewee import fn
+
+    found = list(PsaProduct.select().where(PsaProduct.identifier == identifier))
+    if not found:
+        found = list(
+            PsaProduct.select().where(fn.LOWER(PsaProduct.identifier) == identifier.lower())
+        )
+    if not found:
+        raise CommandError(
+            f"no PSA product with the identifier '{identifier}' (ConnectWise's Product ID): check"
+            " the spelling, or run msp-tui sync psa --full to read the catalog"
+        )
+    active = [p for p in found if not p.inactive]
+    if not active:
+        raise CommandError(
+            f"the PSA product '{found[0].identifier}' is inactive: reactivate it in ConnectWise"
+            " and run msp-tui sync psa --full, or choose another product"
+        )
+    if len(active) > 1:
+        names = ", ".join(f"'{p.identifier}' (#{p.external_id})" for p in active)
+        raise CommandError(
+            f"'{identifier}' matches {len(active)} PSA products: {names}; give the identifier"
+            " exactly as ConnectWise spells it"
+        )
+    return active[0]
+
+
+def cmd_map_service(ctx: Context, args: argparse.Namespace) -> int:
+    integration = _integration(args.name, CommandError)
+    service = VendorService.get_or_none(
+        (VendorService.integration == integration) & (VendorService.external_id == args.service_id)
+    )
+    if service is None:
+        known = ", ".join(
+            s.external_id
+            for s in VendorService.select()
+            .where(VendorService.integration == integration)
+            .order_by(VendorService.external_id)
+            .limit(10)
+        )
+        raise CommandError(
+            f"'{integration.name}' has no vendor service with id '{args.service_id}'"
+            + (f" (it has: {known})" if known else "")
+            + f"; if it is new, {_vendor_side_hint(integration)}"
+        )
+    product = _find_product(args.product)
+    exists = ServiceMapping.get_or_none(
+        (ServiceMapping.vendor_service == service) & (ServiceMapping.psa_product == product)
+    )
+    if exists is not None:
+        print(f"{service.name} ({service.external_id}) is already mapped to {product.identifier};"
+              " nothing changed")  # fmt: skip
+        return 0
+    board = _one_entry_board(integration, "services", service, product)
+    board.pair(service.id, product.id, "manual")
+    others = ServiceMapping.select().where(ServiceMapping.vendor_service == service).count() - 1
+    also = f" (and {others} other product{'s' if others > 1 else ''})" if others else ""
+    print(f"Mapped {service.name} ({service.external_id}) -> {product.identifier}{also}")
+    return 0
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui import exports
+    from msp_tui.matching.csvio import write_text
+
+    if args.what == "reconciliation":
+        rows = exports.reconciliation_rows(with_sources=args.format == "json")
+        header = exports.RECONCILIATION_HEADER
+    elif args.what == "mappings":
+        rows, header = exports.mapping_rows(), exports.MAPPINGS_HEADER
+    else:
+        rows, header = exports.audit_rows(), exports.AUDIT_HEADER
+    text = exports.render(rows, header, args.format)
+    try:
+        write_text(args.out, text)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if args.out is not None and str(args.out) != "-":
+        print(f"{len(rows)} {args.what} rows written to {args.out}", file=sys.stderr)
     return 0

@@ -54,6 +54,9 @@ class VendorEntry:
     method: str | None = None  # exact | suggested | manual
     excluded: bool = False
     suggestions: list[tuple[int, float]] = field(default_factory=list)  # best first
+    # A near name the engine would map on its own; the board only suggests it, `msp-tui map
+    # accounts --auto` applies it (see `MappingBoard.accept_near_autos`).
+    near_auto: tuple[int, float] | None = None
 
     @property
     def top_suggestion(self) -> tuple[int, float] | None:
@@ -186,6 +189,18 @@ class MappingBoard:
             self.accept_suggestion(entry.id)
         return len(chosen)
 
+    def accept_near_autos(self) -> list[VendorEntry]:
+        """Map the near names the engine decided on its own (one typo apart, a clear lead),
+        method "auto"; the TUI leaves them as suggestions, the headless `map accounts --auto`
+        applies them. Returns the entries mapped."""
+        chosen = []
+        for entry in self.vendor:
+            if entry.near_auto is not None and not entry.mapped and not entry.excluded:
+                psa_id, score = entry.near_auto
+                self.pair(entry.id, psa_id, "auto", score)
+                chosen.append(entry)
+        return chosen
+
     def _audit(
         self, action: str, entry: VendorEntry, psa_id: int | None, method: str | None
     ) -> None:
@@ -268,6 +283,7 @@ def load_account_board(integration: Integration, operator: str) -> MappingBoard:
             taken_now.append((entry, int(decision.psa_id), decision.score))
         elif decision.decision == "auto":  # a near name: only ever a suggestion here
             entry.suggestions = [(int(decision.psa_id), decision.score)]
+            entry.near_auto = entry.suggestions[0]
         else:
             entry.suggestions = [(int(s.psa_id), s.score) for s in decision.suggestions]
     if taken_now:
