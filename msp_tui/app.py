@@ -19,7 +19,13 @@ from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
 from msp_tui.push.server import DEFAULT_PORT, BackgroundServer
 from msp_tui.sync import Mode, SyncOutcome, SyncSource, sync_sources
-from msp_tui.writeback import DecisionError, PushResult, outbox_waiting, push_pending
+from msp_tui.writeback import (
+    DecisionError,
+    OutboxBusy,
+    PushResult,
+    outbox_waiting,
+    push_pending,
+)
 from screens import STYLES
 from screens.home import HomeScreen
 from screens.indicator import SyncState
@@ -44,9 +50,10 @@ class SyncFinished(Message):
 class OutboxPushed(Message):
     """The outbox worker finished a round: what became of each decision it tried."""
 
-    def __init__(self, results: list[PushResult], error: str | None = None) -> None:
+    def __init__(self, results: list[PushResult], error: str | None = None,
+                 busy: bool = False) -> None:  # fmt: skip
         super().__init__()
-        self.results, self.error = results, error
+        self.results, self.error, self.busy = results, error, busy
 
 
 class MspTuiApp(App[None]):
@@ -188,6 +195,8 @@ class MspTuiApp(App[None]):
         try:
             results = await push_pending(self.ctx.secrets, current_operator(),
                                          self.adapter_options)  # fmt: skip
+        except OutboxBusy as exc:
+            self.post_message(OutboxPushed([], str(exc), busy=True))
         except DecisionError as exc:
             self.post_message(OutboxPushed([], str(exc)))
         else:
@@ -197,7 +206,8 @@ class MspTuiApp(App[None]):
         self._outbox_busy = False
         results = message.results
         if message.error:
-            self.notify(message.error, title="Not written to the PSA", severity="error")
+            self.notify(message.error, title="Not written to the PSA",
+                        severity="information" if message.busy else "error")  # fmt: skip
         pushed = sum(1 for r in results if r.state == "pushed")
         trouble = [r for r in results if r.state != "pushed"]
         if pushed:

@@ -302,6 +302,30 @@ def build_parser() -> Parser:
     sync.add_argument("--json", action="store_true", help="print a JSON summary per source")
     sync.set_defaults(handler=commands.cmd_sync)
 
+    outbox = add_command(
+        "outbox", "decisions waiting to be written to the PSA",
+        "Approve, adjust and dismiss are decided in the TUI and stored first; the outbox writes"
+        " them to the PSA. The TUI does this in the background; these commands do it from a"
+        " script or cron, safely beside a running TUI: a line is re-read first and changed only"
+        " if it still holds what the operator saw, so nothing is written twice or overwritten.",
+    )  # fmt: skip
+    outbox_actions = outbox.add_subparsers(dest="outbox_action", metavar="ACTION", required=True)
+    outbox_list = outbox_actions.add_parser(
+        "list", help="decisions pending, failed or in conflict", parents=[common],
+        description="List this store's decisions that are pending, failed or in conflict"
+        " (--all: every decision).",
+    )  # fmt: skip
+    outbox_list.add_argument("--all", action="store_true", help="every decision, pushed too")
+    outbox_list.add_argument("--json", action="store_true", help="print JSON")
+    outbox_list.set_defaults(handler=commands.cmd_outbox_list)
+    outbox_push = outbox_actions.add_parser(
+        "push", help="write pending and failed decisions to the PSA", parents=[common],
+        description="Write every pending decision, and retry failed ones. Exit 0 when all were"
+        " written, 1 when one failed or was a conflict (the message says which).",
+    )  # fmt: skip
+    outbox_push.add_argument("--json", action="store_true", help="print JSON")
+    outbox_push.set_defaults(handler=commands.cmd_outbox_push)
+
     demo = add_command(
         "demo",
         "try the app on built-in simulators (nothing real is touched)",

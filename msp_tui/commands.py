@@ -10,6 +10,7 @@ import io
 import json
 import os
 import sys
+from decimal import Decimal
 from typing import Any
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials, site_url
@@ -22,6 +23,7 @@ from msp_tui.sources import psa_secret_scope
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
     AccountMapping,
+    Decision,
     Integration,
     PsaCompany,
     PsaConnection,
@@ -590,3 +592,61 @@ def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
     if args.out is not None and str(args.out) != "-":
         print(f"{len(rows)} {args.what} rows written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _decision_json(d: Decision) -> dict[str, Any]:
+    def number(value: Decimal | None) -> float | int | None:
+        return (
+            None
+            if value is None
+            else (int(value) if value == value.to_integral() else float(value))
+        )
+
+    return {
+        "id": d.id, "period": d.period, "company": d.psa_company.name,
+        "company_id": d.psa_company.external_id, "product_identifier": d.psa_product.identifier,
+        "action": d.action, "psa_quantity_seen": number(d.psa_quantity_seen),
+        "target_quantity": number(d.target_quantity), "state": d.state,
+        "conflict_quantity": number(d.conflict_quantity), "error": d.last_error,
+        "operator": d.operator, "attempts": d.attempts,
+    }  # fmt: skip
+
+
+def cmd_outbox_list(ctx: Context, args: argparse.Namespace) -> int:
+    query = Decision.select().order_by(Decision.id)
+    if not args.all:
+        query = query.where(Decision.state.in_(["pending", "failed", "conflict"]))
+    rows = [_decision_json(d) for d in query]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("nothing waiting: every decision has been written")
+    for r in rows:
+        target = "" if r["target_quantity"] is None else f" -> {r['target_quantity']}"
+        why = f" ({r['error']})" if r["error"] else ""
+        print(f"#{r['id']} {r['state']:<9} {r['action']:<8} {r['company']} /"
+              f" {r['product_identifier']}: {r['psa_quantity_seen']}{target}{why}")  # fmt: skip
+    return 0
+
+
+def cmd_outbox_push(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.operator import current_operator
+    from msp_tui.writeback import DecisionError, push_pending
+
+    try:
+        results = asyncio.run(push_pending(ctx.secrets, current_operator()))
+    except DecisionError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.json:
+        print(json.dumps([{"id": r.decision_id, "state": r.state, "message": r.message}
+                          for r in results], indent=2))  # fmt: skip
+    else:
+        if not results:
+            print("nothing to write")
+        for r in results:
+            print(f"#{r.decision_id} {r.state}: {r.message}")
+    trouble = [r for r in results if r.state != "pushed"]
+    for r in trouble:
+        print(f"msp-tui: decision #{r.decision_id} {r.state}: {r.message}", file=sys.stderr)
+    return 1 if trouble else 0

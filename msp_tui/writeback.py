@@ -10,10 +10,14 @@ there already. Every decision and push is audited with the operator and before/a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+
+from peewee import SqliteDatabase
 
 from adapters.errors import AdapterError
 from msp_tui.connect import psa_connection
@@ -28,6 +32,7 @@ from msp_tui.store.models import (
     PsaAgreementLine,
     PsaCompany,
     PsaProduct,
+    database_proxy,
     utcnow,
 )
 
@@ -89,6 +94,37 @@ def _audit(operator: str, action: str, decision: Decision, before, after, detail
                       before=before, after=after, detail=detail)  # fmt: skip
 
 
+class OutboxBusy(DecisionError):
+    """Another process (a second TUI, a cron'd `msp-tui outbox push`) is writing right now."""
+
+
+@contextlib.contextmanager
+def outbox_lock() -> Iterator[bool]:
+    """One outbox writer per SQLite store across processes: an exclusive `flock` on a file
+    beside the database, which the kernel releases if the holder dies, so a killed worker never
+    blocks the next one. Yields False when another process holds it. (PostgreSQL stores and
+    systems without `fcntl` get no lock; one writer at a time is then up to the operator.)"""
+    db = database_proxy.obj
+    path = getattr(db, "database", None)
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        fcntl = None
+    if fcntl is None or not isinstance(db, SqliteDatabase) or not path or path == ":memory:":
+        yield True
+        return
+    with Path(f"{path}.outbox-lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @dataclass(frozen=True)
 class PushResult:
     decision_id: int
@@ -106,15 +142,22 @@ async def push_pending(
     connection = psa_connection()
     if connection is None:
         raise DecisionError("connect the PSA first")
-    pending = list(Decision.select().where(Decision.state.in_(["pending", "failed"]))
-                   .order_by(Decision.id))  # fmt: skip
-    results = []
-    async with psa_adapter(connection, secrets, **(adapter_options or {})) as adapter:
-        for decision in pending:
-            result = await _push_one(adapter, decision, operator)
-            results.append(result)
-            if progress:
-                progress(result)
+    with outbox_lock() as ours:
+        if not ours:
+            raise OutboxBusy("another msp-tui is writing decisions to the PSA right now; it"
+                             " will write these too")  # fmt: skip
+        # Read under the lock: what another writer finished before is no longer pending.
+        pending = list(Decision.select().where(Decision.state.in_(["pending", "failed"]))
+                       .order_by(Decision.id))  # fmt: skip
+        results = []
+        if not pending:
+            return results
+        async with psa_adapter(connection, secrets, **(adapter_options or {})) as adapter:
+            for decision in pending:
+                result = await _push_one(adapter, decision, operator)
+                results.append(result)
+                if progress:
+                    progress(result)
     return results
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from recon_world import FAST, cw_faults, demo_external, line_for, sim_quantity
 
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
-from msp_tui.store.models import AuditEvent, Decision, PsaAgreement
-from msp_tui.writeback import decide, push_pending
+from msp_tui.cli import main
+from msp_tui.secret_store import open_secret_store
+from msp_tui.sources import psa_secret_scope
+from msp_tui.store.db import store_id
+from msp_tui.store.models import AuditEvent, Decision, PsaAgreement, PsaConnection
+from msp_tui.writeback import OutboxBusy, decide, outbox_lock, push_pending
 
 
 async def test_approve_sends_the_right_patch(mapped) -> None:
@@ -100,3 +110,79 @@ async def test_new_revenue_adds_a_line_once(mapped) -> None:
     added = [a for a in demo.world.agreement_additions(agreement.external_id)
              if a.quantity == float(line.vendor_quantity)]  # fmt: skip
     assert added
+
+
+def outbox_push(db: Path) -> subprocess.Popen:
+    env = {**os.environ, "MSP_TUI_SECRETS": "file"}
+    return subprocess.Popen([sys.executable, "-m", "msp_tui", "--db", str(db), "outbox", "push"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+
+
+def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
+    """A real `msp-tui outbox push` process, killed with SIGKILL while its PSA call hangs."""
+    demo, ctx = mapped
+    db = demo.directory / "demo.db"
+    # The subprocess reads the PSA keys from the file secret store, as a cron job would.
+    connection = PsaConnection.get()
+    files = open_secret_store(store_id(), "file")
+    for name in ("public_key", "private_key"):
+        files.set(
+            psa_secret_scope(connection), name, ctx.secrets.get(psa_secret_scope(connection), name)
+        )
+    line = line_for(demo, RECONCILE)
+    decision = decide(line, "approve", "tester")
+    faults = cw_faults(demo)
+    faults.log.clear()
+    faults.hang = 1  # the worker's first PSA call never answers
+    worker = outbox_push(db)
+    deadline = time.monotonic() + 30
+    while not faults.in_flight:
+        assert worker.poll() is None and time.monotonic() < deadline, worker.stdout.read()
+        time.sleep(0.02)
+    worker.kill()  # SIGKILL: no cleanup runs, the lock and the connection die with it
+    worker.wait(timeout=10)
+    faults.release_hangs()
+    assert Decision.get_by_id(decision.id).state == "pending"
+    assert sim_quantity(demo, line) == float(line.psa_quantity)  # nothing was written
+
+    faults.reset()
+    again = outbox_push(db)
+    out, _ = again.communicate(timeout=60)
+    assert again.returncode == 0, out
+    assert f"#{decision.id} pushed" in out
+    assert sim_quantity(demo, line) == float(line.vendor_quantity)
+    assert len([p for m, p in faults.log if m == "PATCH"]) == 1
+    assert Decision.get_by_id(decision.id).state == "pushed"
+    third = outbox_push(db)  # a third run finds nothing left to write
+    out, _ = third.communicate(timeout=60)
+    assert third.returncode == 0 and "nothing to write" in out, out
+    assert len([p for m, p in faults.log if m == "PATCH"]) == 1
+
+
+async def test_one_outbox_writer_at_a_time(mapped) -> None:
+    demo, ctx = mapped
+    decision = decide(line_for(demo, RECONCILE), "approve", "tester")
+    with outbox_lock() as held:  # as another process's worker would hold it
+        assert held
+        with pytest.raises(OutboxBusy, match="another msp-tui is writing"):
+            await push_pending(ctx.secrets, "tester")
+    assert Decision.get_by_id(decision.id).state == "pending"
+    [result] = await push_pending(ctx.secrets, "tester")  # the lock is free again
+    assert result.state == "pushed"
+
+
+async def test_outbox_list_shows_what_waits_and_why(mapped, capsys) -> None:
+    demo, ctx = mapped
+    line = line_for(demo, RECONCILE)
+    decision = decide(line, "approve", "tester")
+    demo.world.additions[demo_external(line)].quantity = 999.0
+    await push_pending(ctx.secrets, "tester")  # a conflict
+    db = str(demo.directory / "demo.db")
+    assert main(["--db", db, "outbox", "list", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["id"] == decision.id and row["state"] == "conflict"
+    assert row["conflict_quantity"] == 999 and row["psa_quantity_seen"] == int(line.psa_quantity)
+    assert main(["--db", db, "outbox", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"#{decision.id} conflict" in out and "nothing was written" in out
