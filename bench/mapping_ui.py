@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +34,7 @@ from pathlib import Path
 from match_speed import SEED, corpus
 from textual.app import App, ComposeResult
 from textual.widgets import Input, OptionList
+from timing import ms, quantiles
 
 from msp_tui.context import open_context
 from msp_tui.mapping import MappingBoard, load_account_board
@@ -177,18 +176,6 @@ async def type_words(app: App, words: list[str], check: Callable[[str], None]) -
                 assert app.painted_at, "the list was not repainted"
                 to_paint.append(app.painted_at - start)
     return {"paint": to_paint, "round_trip": round_trip, "idle": idle}
-
-
-def quantiles(values: list[float]) -> tuple[float, float]:
-    """Median and 95th percentile (nearest rank), in milliseconds."""
-    ordered = sorted(values)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-    return statistics.median(ordered) * 1000, p95 * 1000
-
-
-def ms(values: list[float]) -> str:
-    median, p95 = quantiles(values)
-    return f"median {median:5.1f} ms, p95 {p95:5.1f} ms"
 
 
 async def main() -> None:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 from reconcile_speed import build
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
+from timing import ms, quantiles
 
 from msp_tui.app import MspTuiApp
 from msp_tui.context import open_context
@@ -133,17 +132,6 @@ async def baseline(lines: list[ReconciliationLine]) -> tuple[float, list[float]]
     return opened, paging
 
 
-def quantiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-    return statistics.median(ordered) * 1000, p95 * 1000
-
-
-def ms(values: list[float]) -> str:
-    median, p95 = quantiles(values)
-    return f"median {median:5.1f} ms, p95 {p95:5.1f} ms, max {max(values) * 1000:5.1f} ms"
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--companies", type=int, default=10_000)
@@ -170,8 +158,8 @@ async def main() -> None:
     print(f"  DataTable baseline given the computed lines, start to first frame:"
           f" {base_opened:.2f} s (+ {compute:.2f} s to compute them = {base_opened + compute:.2f} s)")  # fmt: skip
     print(f"page ({PAGES} x pagedown, {PAGES} x pageup), key to repaint:")
-    print(f"  reconciliation table: {ms(paging)}")
-    print(f"  DataTable baseline:   {ms(base_paging)}")
+    print(f"  reconciliation table: {ms(paging, with_max=True)}")
+    print(f"  DataTable baseline:   {ms(base_paging, with_max=True)}")
     ratio = quantiles(base_paging)[0] / quantiles(paging)[0]
     print(f"  speed-up at the median: {ratio:.1f}x;"
           f" open speed-up: {(base_opened + compute) / opened:.1f}x")  # fmt: skip
