@@ -264,6 +264,17 @@ class ConnectWiseAdapter:
         return [Board(int(r["id"]), str(r.get("name") or r["id"])) for r in rows
                 if not r.get("inactiveFlag")]  # fmt: skip
 
+    async def find_ticket(self, external_ref: str) -> int | None:
+        """The id of a ticket opened with this externalXRef, if there is one."""
+        quoted = external_ref[:100].replace("\\", "\\\\").replace('"', '\\"')
+        rows = await self.http.get_json(
+            "service/tickets",
+            params={"conditions": f'externalXRef="{quoted}"', "fields": "id", "pageSize": 1},
+        )
+        if not isinstance(rows, list):
+            raise MalformedResponse(VENDOR, "ConnectWise sent tickets that are not a list")
+        return int(rows[0]["id"]) if rows and isinstance(rows[0], dict) and "id" in rows[0] else None
+
     async def create_ticket(
         self,
         *,
@@ -272,7 +283,10 @@ class ConnectWiseAdapter:
         company_id: int,
         description: str,
         priority_id: int | None = None,
+        external_ref: str | None = None,
     ) -> int:
+        """Open a service ticket; `external_ref` (ConnectWise's externalXRef, 100 characters at
+        most) lets `find_ticket` recognise it later."""
         body: dict[str, Any] = {
             "summary": summary[:100],
             "board": {"id": board_id},
@@ -281,6 +295,8 @@ class ConnectWiseAdapter:
         }
         if priority_id is not None:
             body["priority"] = {"id": priority_id}
+        if external_ref is not None:
+            body["externalXRef"] = external_ref[:100]
         response = await self.http.request("POST", "service/tickets", json_body=body)
         created = self.http.json_of(response)
         if not isinstance(created, dict) or "id" not in created:

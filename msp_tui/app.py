@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import HelpPanel
 
 from msp_tui import __version__
+from msp_tui.alerts import AlertResult, alerts_due, deliver_alerts
 from msp_tui.context import Context
 from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
@@ -56,6 +57,14 @@ class OutboxPushed(Message):
         self.results, self.error, self.busy = results, error, busy
 
 
+class AlertsDelivered(Message):
+    """The alert worker finished a round."""
+
+    def __init__(self, results: list[AlertResult], error: str | None = None) -> None:
+        super().__init__()
+        self.results, self.error = results, error
+
+
 class MspTuiApp(App[None]):
     TITLE = "msp-tui"
     SUB_TITLE = "MSP billing reconciliation"
@@ -85,6 +94,9 @@ class MspTuiApp(App[None]):
     sync_state: reactive[SyncState] = reactive(SyncState, always_update=True)
     outbox_rounds: reactive[int] = reactive(0)
     """Counts finished outbox rounds; screens watch it to read decisions again."""
+    alert_rounds: reactive[int] = reactive(0)
+    """Counts finished alert rounds; the alerts screen watches it."""
+    ALERT_POLL_S = 5.0  # how often to look for alerts due to become tickets
 
     def __init__(self, ctx: Context, serve_port: int = DEFAULT_PORT, demo: object = None) -> None:
         super().__init__()
@@ -96,6 +108,7 @@ class MspTuiApp(App[None]):
         self.data_stamp: tuple[int, ...] = ()
         self.adapter_options: dict = {}  # e.g. a faster RetryPolicy in tests
         self._outbox_busy = False
+        self._alerts_busy = False
         self._outbox_again = False
 
     def on_mount(self) -> None:
@@ -108,6 +121,7 @@ class MspTuiApp(App[None]):
             self.start_vendor_api()
         if outbox_waiting():  # decisions a stopped session stored but did not write
             self.push_outbox()
+        self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
 
     def vendor_api_url(self) -> str:
         """Where push vendors reach us, as told to the operator."""
@@ -204,6 +218,7 @@ class MspTuiApp(App[None]):
 
     def on_outbox_pushed(self, message: OutboxPushed) -> None:
         self._outbox_busy = False
+        self._alerts_busy = False
         results = message.results
         if message.error:
             self.notify(message.error, title="Not written to the PSA",
@@ -223,6 +238,42 @@ class MspTuiApp(App[None]):
         if self._outbox_again:
             self._outbox_again = False
             self.push_outbox()
+
+    # --- alerts: vendor alerts become PSA tickets ---------------------------------------------
+
+    def deliver_alerts_if_due(self) -> None:
+        if not self._alerts_busy and alerts_due():
+            self.deliver_alerts()
+
+    def deliver_alerts(self) -> None:
+        """One round of the alert worker (`msp-tui serve` runs the same one; a lock beside the
+        store keeps them from working at the same time)."""
+        if self._alerts_busy:
+            return
+        self._alerts_busy = True
+        self.run_worker(self._deliver_alerts(), group="alerts", name="alerts")
+
+    async def _deliver_alerts(self) -> None:
+        try:
+            results = await deliver_alerts(self.ctx.secrets, self.adapter_options)
+        except Exception as exc:
+            self.post_message(AlertsDelivered([], str(exc)))
+        else:
+            self.post_message(AlertsDelivered(results))
+
+    def on_alerts_delivered(self, message: AlertsDelivered) -> None:
+        self._alerts_busy = False
+        if message.error:
+            self.notify(message.error, title="Alerts", severity="error")
+        created = sum(1 for r in message.results if r.state == "created")
+        if created:
+            self.notify(f"{created} alert ticket{'s' * (created != 1)} created in the PSA",
+                        timeout=4)  # fmt: skip
+        failed = [r for r in message.results if r.state == "failed" and r.news]
+        if failed:
+            self.notify(failed[0].message + (f" (and {len(failed) - 1} more)" if len(failed) > 1
+                        else ""), title="Alert not made a ticket", severity="warning")  # fmt: skip
+        self.alert_rounds += 1
 
     def on_unmount(self) -> None:
         if self.vendor_api is not None:

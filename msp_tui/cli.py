@@ -338,7 +338,9 @@ def build_parser() -> Parser:
     serve = add_command(
         "serve", "run the Vendor API that push vendors call",
         "Serve the Gradient-compatible Vendor API (Mailprotector and other push vendors call"
-        " it) until Ctrl-C. Pushed data lands in the same database.",
+        " it) until Ctrl-C. Pushed data lands in the same database. Beside it, vendor alerts"
+        " become PSA tickets on the board chosen for them (failed ones are retried with"
+        " backoff; see 'msp-tui alerts list').",
     )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     serve.add_argument(

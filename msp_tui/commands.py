@@ -364,7 +364,10 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     print(f"Vendor API listening on http://{host}:{port}/api/vendor-api"
           f" (database {ctx.location.display}); Ctrl-C stops", flush=True)  # fmt: skip
-    serve_forever(sock, args.rate_limit or None)
+    from msp_tui.alerts import alert_loop
+
+    # Beside the API: the worker that makes queued alerts PSA tickets (and retries them).
+    serve_forever(sock, args.rate_limit or None, beside=lambda: alert_loop(ctx.secrets))
     return 0
 
 

@@ -43,6 +43,7 @@ class IntegrationSummary:
     accounts: int
     services: int
     unmapped_accounts: int
+    failed_alerts: int = 0
 
     @property
     def vendor_title(self) -> str:
@@ -103,6 +104,12 @@ def integration_summaries() -> list[IntegrationSummary]:
         VendorService.integration, fn.COUNT(VendorService.id).alias("n")
     ).group_by(VendorService.integration)
     per_service = {row.integration_id: row.n for row in services}
+    failed_alerts = dict(
+        Alert.select(Alert.integration, fn.COUNT(Alert.id))
+        .where(Alert.state == "failed")
+        .group_by(Alert.integration)
+        .tuples()
+    )
     return [
         IntegrationSummary(
             name=i.name,
@@ -113,6 +120,7 @@ def integration_summaries() -> list[IntegrationSummary]:
             accounts=per_account.get(i.id, (0, 0))[0],
             services=per_service.get(i.id, 0),
             unmapped_accounts=per_account.get(i.id, (0, 0))[1],
+            failed_alerts=failed_alerts.get(i.id, 0),
         )
         for i in Integration.select().order_by(Integration.name)
     ]

@@ -11,20 +11,17 @@ there already. Every decision and push is audited with the operator and before/a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
-
-from peewee import SqliteDatabase
 
 from adapters.errors import AdapterError
 from msp_tui.connect import psa_connection
 from msp_tui.reconcile import ReconciliationLine
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import psa_adapter
-from msp_tui.store.db import writing
+from msp_tui.store.db import process_lock, writing
 from msp_tui.store.models import (
     AuditEvent,
     Decision,
@@ -32,7 +29,6 @@ from msp_tui.store.models import (
     PsaAgreementLine,
     PsaCompany,
     PsaProduct,
-    database_proxy,
     utcnow,
 )
 
@@ -98,31 +94,9 @@ class OutboxBusy(DecisionError):
     """Another process (a second TUI, a cron'd `msp-tui outbox push`) is writing right now."""
 
 
-@contextlib.contextmanager
-def outbox_lock() -> Iterator[bool]:
-    """One outbox writer per SQLite store across processes: an exclusive `flock` on a file
-    beside the database, which the kernel releases if the holder dies, so a killed worker never
-    blocks the next one. Yields False when another process holds it. (PostgreSQL stores and
-    systems without `fcntl` get no lock; one writer at a time is then up to the operator.)"""
-    db = database_proxy.obj
-    path = getattr(db, "database", None)
-    try:
-        import fcntl
-    except ImportError:  # not a POSIX system
-        fcntl = None
-    if fcntl is None or not isinstance(db, SqliteDatabase) or not path or path == ":memory:":
-        yield True
-        return
-    with Path(f"{path}.outbox-lock").open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def outbox_lock() -> contextlib.AbstractContextManager[bool]:
+    """One outbox writer per store at a time, across processes (see `process_lock`)."""
+    return process_lock("outbox")
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,7 @@ def ticket_json(world: World, ticket: Ticket) -> dict[str, Any]:
         "status": {"id": 1, "name": "New"},
         "priority": {"id": ticket.priority_id, "name": PRIORITIES[ticket.priority_id]},
         "initialDescription": ticket.initial_description,
+        "externalXRef": ticket.external_xref,
         "dateEntered": ticket.entered.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "_info": dict(_INFO),
     }
@@ -512,6 +513,10 @@ def _new_ticket(world: World, body: dict[str, Any]) -> Ticket:
     if priority_id not in PRIORITIES:
         raise invalid("ticket", "priority", f"priority {priority_id} does not exist.")
     description = body.get("initialDescription") or ""
+    xref = body.get("externalXRef")
+    if xref is not None and (not isinstance(xref, str) or len(xref) > 100):
+        raise invalid("ticket", "externalXRef", "externalXRef is a string of 100 characters or"
+                      " fewer.")  # fmt: skip
     return Ticket(
         id=world.next_id("ticket", 50001),
         summary=summary.strip(),
@@ -520,4 +525,5 @@ def _new_ticket(world: World, body: dict[str, Any]) -> Ticket:
         initial_description=str(description),
         priority_id=priority_id,
         entered=datetime.now(UTC),
+        external_xref=xref,
     )

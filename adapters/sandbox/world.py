@@ -109,6 +109,7 @@ class Ticket:
     initial_description: str
     priority_id: int
     entered: datetime
+    external_xref: str | None = None  # the caller's own reference (ConnectWise externalXRef)
 
 
 @dataclass

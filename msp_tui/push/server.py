@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import uvicorn
 
@@ -44,8 +47,27 @@ def _config(rate_limit: float | None) -> uvicorn.Config:
     )
 
 
-def serve_forever(sock: socket.socket, rate_limit: float | None = DEFAULT_RATE_LIMIT) -> None:
-    uvicorn.Server(_config(rate_limit)).run(sockets=[sock])
+def serve_forever(
+    sock: socket.socket,
+    rate_limit: float | None = DEFAULT_RATE_LIMIT,
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Serve until interrupted; `beside` (such as the alert worker's loop) runs as a task in the
+    same event loop and is cancelled when the server stops."""
+    server = uvicorn.Server(_config(rate_limit))
+
+    async def main() -> None:
+        task = asyncio.create_task(beside()) if beside else None
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(main())
 
 
 class BackgroundServer:

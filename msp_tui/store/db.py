@@ -178,3 +178,31 @@ __all__ = [
     "store_id",
     "writing",
 ]
+
+
+@contextlib.contextmanager
+def process_lock(name: str) -> Iterator[bool]:
+    """One holder of `name` per SQLite store across processes: an exclusive `flock` on a file
+    beside the database, which the kernel releases if the holder dies, so a killed worker never
+    blocks the next one. Yields False when another holder has it. PostgreSQL stores, and systems
+    without `fcntl`, get no lock (yields True): one worker at a time is then up to the operator.
+    """
+    db = database_proxy.obj
+    path = getattr(db, "database", None)
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        fcntl = None
+    if fcntl is None or not isinstance(db, SqliteDatabase) or not path or path == ":memory:":
+        yield True
+        return
+    with Path(f"{path}.{name}-lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

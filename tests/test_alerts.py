@@ -1,0 +1,229 @@
+"""Vendor alerts pushed over loopback become tickets in the ConnectWise simulator, once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from recon_world import FAST
+
+from adapters.records import Board
+from adapters.sandbox.mailprotector import MailprotectorConsole
+from adapters.sandbox.world import Ticket
+from msp_tui.alerts import NOT_MAPPED, deliver_alerts, external_ref, retry_delay
+from msp_tui.connect import create_push_integration, set_alert_route
+from msp_tui.context import Context
+from msp_tui.demo import Demo, start_demo
+from msp_tui.push.server import BackgroundServer
+from msp_tui.secret_store import open_secret_store
+from msp_tui.sources import psa_secret_scope
+from msp_tui.store.db import store_id
+from msp_tui.store.models import (
+    AccountMapping,
+    Alert,
+    Integration,
+    PsaCompany,
+    PsaConnection,
+    VendorAccount,
+    utcnow,
+)
+from serve_process import start_serve, stop_serve
+
+
+@dataclass
+class Alerting:
+    demo: Demo
+    ctx: Context
+    server: BackgroundServer
+    integration: Integration
+    partner_key: str
+    board_id: int
+
+    def console(self, base_url: str | None = None) -> MailprotectorConsole:
+        return MailprotectorConsole(base_url or self.server.base_url, self.partner_key,
+                                    self.demo.mailprotector_customers)  # fmt: skip
+
+    @property
+    def faults(self):
+        return self.demo.servers[1].faults
+
+    @property
+    def tickets(self) -> list[Ticket]:
+        return list(self.demo.world.tickets.values())
+
+
+@pytest.fixture
+def alerting() -> Iterator[Alerting]:
+    """The demo's ConnectWise simulator, a Mailprotector integration with Alerts routed to a
+    board, and our Vendor API on a free loopback port."""
+    demo, ctx = start_demo(seed=7, companies=60)
+    server = BackgroundServer(port=0).start()
+    try:
+        integration, key = create_push_integration("mailprotector", "billing,alerts",
+                                                    server.base_url)  # fmt: skip
+        board = demo.world.boards[2]
+        set_alert_route(integration, Board(board.id, board.name))
+        yield Alerting(demo, ctx, server, integration, key, board.id)
+    finally:
+        server.stop()
+        ctx.close()
+        demo.stop()
+
+
+def map_account(customer_id: str, company_external_id: int) -> PsaCompany:
+    account = VendorAccount.get(VendorAccount.external_id == customer_id)
+    company = PsaCompany.get(PsaCompany.external_id == company_external_id)
+    AccountMapping.create(vendor_account=account, psa_company=company, method="manual",
+                          operator="test")  # fmt: skip
+    return company
+
+
+async def debug(a: Alerting, message_id: str, base_url: str | None = None) -> dict:
+    async with a.console(base_url) as console:
+        return await console._call("GET", f"/alerting/debug/{message_id}")
+
+
+async def test_a_pushed_alert_becomes_a_ticket_on_the_board_for_the_mapped_company(
+    alerting: Alerting,
+) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[0]
+    company_id = next(iter(a.demo.world.companies))
+    async with a.console() as console:
+        await console.enable()
+        map_account(customer.id, company_id)
+        sent = await console.send_alert(customer.id, "Outbound spam from jdoe@",
+                                        "Mailbox jdoe sent 4,000 messages in an hour.",
+                                        alert_id="mp-1001", priority=1)  # fmt: skip
+    assert (await debug(a, sent["messageId"]))["status"] == "queued"
+    [result] = await deliver_alerts(a.ctx.secrets, FAST)
+    assert result.state == "created"
+    [ticket] = a.tickets
+    assert ticket.board_id == a.board_id and ticket.company_id == company_id
+    assert ticket.summary == "Outbound spam from jdoe@"
+    assert ticket.initial_description == "Mailbox jdoe sent 4,000 messages in an hour."
+    assert ticket.priority_id == 1
+    report = await debug(a, sent["messageId"])
+    assert report["status"] == "created" and report["ticketId"] == ticket.id
+    assert report["statusCode"] == 201 and report["errors"] == []
+
+
+async def test_the_same_alert_id_twice_gives_one_ticket(alerting: Alerting) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[1]
+    async with a.console() as console:
+        await console.enable()
+        map_account(customer.id, next(iter(a.demo.world.companies)))
+        first = await console.send_alert(customer.id, "Quarantine full", alert_id="mp-7")
+        await deliver_alerts(a.ctx.secrets, FAST)
+        again = await console.send_alert(customer.id, "Quarantine full", alert_id="mp-7")
+    await deliver_alerts(a.ctx.secrets, FAST)
+    assert again["messageId"] == first["messageId"]
+    assert len(a.tickets) == 1 and Alert.select().count() == 1
+
+
+async def test_with_the_psa_down_the_ticket_is_made_once_it_is_back(alerting: Alerting) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[2]
+    async with a.console() as console:
+        await console.enable()
+        map_account(customer.id, next(iter(a.demo.world.companies)))
+        sent = await console.send_alert(customer.id, "Domain DNS check failing", alert_id="x1")
+    a.faults.status_500 = 1000  # the PSA is down
+    start = utcnow()
+    [down] = await deliver_alerts(a.ctx.secrets, FAST, now=start)
+    assert down.state == "failed" and "500" in down.message and "next try in 30 s" in down.message
+    report = await debug(a, sent["messageId"])
+    assert report["status"] == "failed" and report["ticketId"] is None and report["errors"]
+    # Backoff: not tried again before its time, then later and later.
+    assert await deliver_alerts(a.ctx.secrets, FAST, now=start + timedelta(seconds=10)) == []
+    later = start + retry_delay(1)
+    [still] = await deliver_alerts(a.ctx.secrets, FAST, now=later)
+    assert still.state == "failed" and "next try in 60 s" in still.message
+    a.faults.status_500 = 0  # back up
+    [back] = await deliver_alerts(a.ctx.secrets, FAST, now=later + retry_delay(2))
+    assert back.state == "created"
+    assert await deliver_alerts(a.ctx.secrets, FAST, now=later + timedelta(days=1)) == []
+    assert len(a.tickets) == 1
+    assert (await debug(a, sent["messageId"]))["status"] == "created"
+
+
+async def test_a_ticket_whose_reply_was_lost_is_found_not_made_again(alerting: Alerting) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[3]
+    company_id = next(iter(a.demo.world.companies))
+    async with a.console() as console:
+        await console.enable()
+        map_account(customer.id, company_id)
+        await console.send_alert(customer.id, "Virus outbreak", alert_id="v9")
+    # A worker POSTed the ticket and died before storing its id: the PSA has it, we do not.
+    alert = Alert.get()
+    Alert.update(attempts=1).where(Alert.id == alert.id).execute()
+    made_before = Ticket(99001, "Virus outbreak", a.board_id, company_id, "", 3, utcnow(),
+                         external_xref=external_ref(alert))  # fmt: skip
+    a.demo.world.tickets[made_before.id] = made_before
+    a.faults.log.clear()
+    [result] = await deliver_alerts(a.ctx.secrets, FAST)
+    assert result.state == "created" and result.ticket_id == 99001
+    assert not [p for m, p in a.faults.log if m == "POST"]
+    assert len(a.tickets) == 1
+
+
+async def test_an_unmapped_accounts_alert_fails_then_is_made_after_mapping(
+    alerting: Alerting,
+) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[4]
+    async with a.console() as console:
+        await console.enable()
+        sent = await console.send_alert(customer.id, "Spam wave", alert_id="s1")
+    [held] = await deliver_alerts(a.ctx.secrets, FAST)
+    assert held.state == "failed" and held.message == NOT_MAPPED
+    report = await debug(a, sent["messageId"])
+    assert report["status"] == "failed" and report["errors"] == [NOT_MAPPED]
+    [again] = await deliver_alerts(a.ctx.secrets, FAST)  # held, nothing new to record
+    assert again.state == "failed" and not again.news and Alert.get().errors == [NOT_MAPPED]
+    assert a.tickets == []
+    company = map_account(customer.id, next(iter(a.demo.world.companies)))
+    [made] = await deliver_alerts(a.ctx.secrets, FAST)
+    assert made.state == "created"
+    [ticket] = a.tickets
+    assert ticket.company_id == company.external_id
+    assert (await debug(a, sent["messageId"]))["status"] == "created"
+
+
+async def test_msp_tui_serve_makes_pushed_alerts_tickets_by_itself(
+    alerting: Alerting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real server process: its alert worker runs beside the Vendor API."""
+    a = alerting
+    monkeypatch.setenv("MSP_TUI_SECRETS", "file")  # the subprocess reads the PSA keys there
+    scope = psa_secret_scope(PsaConnection.get())
+    files = open_secret_store(store_id(), "file")
+    for name in ("public_key", "private_key"):
+        files.set(scope, name, a.ctx.secrets.get(scope, name))
+    customer = a.demo.mailprotector_customers[5]
+    company_id = next(iter(a.demo.world.companies))
+    served = start_serve(a.demo.directory / "demo.db")
+    try:
+        async with a.console(served.url) as console:
+            await console.enable()
+            map_account(customer.id, company_id)
+            sent = await console.send_alert(customer.id, "Mailbox over quota", alert_id="q1")
+        deadline = time.monotonic() + 30
+        report = await debug(a, sent["messageId"], served.url)
+        while report["status"] != "created":
+            assert time.monotonic() < deadline, (report, served.output)
+            await asyncio.sleep(0.2)  # polling its debug endpoint, bounded by the deadline
+            report = await debug(a, sent["messageId"], served.url)
+    finally:
+        stop_serve(served)
+    [ticket] = a.tickets
+    assert report["ticketId"] == ticket.id and ticket.company_id == company_id
+    assert os.environ["MSP_TUI_SECRETS"] == "file"
+    assert a.partner_key not in "".join(served.output)
