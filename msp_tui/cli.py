@@ -326,6 +326,30 @@ def build_parser() -> Parser:
     outbox_push.add_argument("--json", action="store_true", help="print JSON")
     outbox_push.set_defaults(handler=commands.cmd_outbox_push)
 
+    alerts = add_command(
+        "alerts", "vendor alerts and the PSA tickets made from them",
+        "Alerts pushed by vendors become tickets on the PSA board chosen for them, made by"
+        " 'msp-tui serve' (or the TUI) as they arrive. These commands show them and try failed"
+        " ones again.",
+    )  # fmt: skip
+    alert_actions = alerts.add_subparsers(dest="alerts_action", metavar="ACTION", required=True)
+    alerts_list = alert_actions.add_parser(
+        "list", help="alerts, newest first, with their state", parents=[common],
+        description="List alerts, newest first: state (queued, created, failed), ticket or"
+        " the reason it failed.",
+    )  # fmt: skip
+    alerts_list.add_argument("--state", choices=["queued", "created", "failed"],
+                             help="only alerts in this state")  # fmt: skip
+    alerts_list.add_argument("--json", action="store_true", help="print JSON")
+    alerts_list.set_defaults(handler=commands.cmd_alerts_list)
+    alerts_retry = alert_actions.add_parser(
+        "retry", help="make tickets of queued and failed alerts now", parents=[common],
+        description="Try failed alerts again now, without waiting for their backoff, together"
+        " with any queued ones. Exit 1 when one still failed (the reason is printed).",
+    )  # fmt: skip
+    alerts_retry.add_argument("--json", action="store_true", help="print JSON")
+    alerts_retry.set_defaults(handler=commands.cmd_alerts_retry)
+
     demo = add_command(
         "demo",
         "try the app on built-in simulators (nothing real is touched)",

@@ -653,3 +653,50 @@ def cmd_outbox_push(ctx: Context, args: argparse.Namespace) -> int:
     for r in trouble:
         print(f"msp-tui: decision #{r.decision_id} {r.state}: {r.message}", file=sys.stderr)
     return 1 if trouble else 0
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+def cmd_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.alerts import alert_rows
+
+    rows = [r for r in alert_rows() if args.state in (None, r.state)]
+    if args.json:
+        print(json.dumps([{
+            "id": r.id, "integration": r.integration, "account": r.account,
+            "account_id": r.account_external_id, "alert_id": r.alert_id, "title": r.title,
+            "priority": r.priority, "state": r.state, "ticket_id": r.ticket_id,
+            "error": r.last_error, "attempts": r.attempts,
+            "next_attempt_at": _utc(r.next_attempt_at), "received_at": _utc(r.created_at),
+        } for r in rows], indent=2))  # fmt: skip
+        return 0
+    if not rows:
+        print("no alerts" + (f" {args.state}" if args.state else ""))
+    for r in rows:
+        outcome = f"ticket #{r.ticket_id}" if r.ticket_id else (r.last_error or "")
+        print(f"{_utc(r.created_at)}  {r.state:<7}  {r.integration} / {r.account}: {r.title}"
+              + (f"  ({outcome})" if outcome else ""))  # fmt: skip
+    return 0
+
+
+def _utc(moment) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cmd_alerts_retry(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.alerts import alerts_due, deliver_alerts, retry_now
+
+    if connect.psa_connection() is None:
+        raise CommandError("connect the PSA first: msp-tui psa set connectwise --help")
+    retry_now()
+    waiting = alerts_due()
+    results = asyncio.run(deliver_alerts(ctx.secrets))
+    if args.json:
+        print(json.dumps([{"id": r.alert_id, "state": r.state, "ticket_id": r.ticket_id,
+                           "message": r.message} for r in results], indent=2))  # fmt: skip
+    elif not results:
+        print("another msp-tui is making the tickets now" if waiting else "nothing to do")
+    for r in results if not args.json else []:
+        print(f"alert {r.alert_id}: {r.state}: {r.message}")
+    return 1 if any(r.state == "failed" for r in results) else 0

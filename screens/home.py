@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from msp_tui.alerts import alert_counts
 from msp_tui.overview import (
     IntegrationSummary,
     PsaSummary,
@@ -78,7 +79,8 @@ def integration_card(s: IntegrationSummary) -> CardData:
         f"{s.vendor_title} · {s.name}",
         (
             f"{s.status_title} · last sync {_when(s.last_sync_at)}",
-            f"{s.accounts} accounts · {s.services} services · {s.unmapped_accounts} unmapped",
+            f"{s.accounts} accounts · {s.services} services · {s.unmapped_accounts} unmapped"
+            + (f" · {s.failed_alerts} failed alerts" if s.failed_alerts else ""),
         ),
         s.status,
     )
@@ -91,6 +93,13 @@ def reconcile_card(summary: ReviewSummary) -> CardData:
         lines.append(f"{summary.need_a_look} PSA write(s) need a look (conflict or failed)")
     status = "error" if summary.need_a_look else ("pending" if summary.to_review else "ok")
     return CardData("reconcile", "reconcile", "Reconcile (c)", tuple(lines), status)
+
+
+def alerts_card(counts: dict[str, int]) -> CardData:
+    line = (f"{counts['failed']:,} failed · {counts['queued']:,} queued ·"
+            f" {counts['created']:,} tickets created")  # fmt: skip
+    status = "error" if counts["failed"] else ("pending" if counts["queued"] else "ok")
+    return CardData("alerts", "alerts", "Alerts (a)", (line,), status)
 
 
 class Card(Static, can_focus=True):
@@ -143,6 +152,13 @@ class HomeScreen(Screen):
             id="home.reconcile",
             tooltip="Vendor quantities beside PSA quantities: approve, adjust, dismiss.",
         ),
+        Binding(
+            "a",
+            "alerts",
+            "Alerts",
+            id="home.alerts",
+            tooltip="Vendor alerts and the PSA tickets made from them.",
+        ),
         Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Read the store again."),
         Binding(
             "slash",
@@ -179,6 +195,9 @@ class HomeScreen(Screen):
         cards = [psa_card(psa)]
         if psa is not None and summaries:
             cards.append(reconcile_card(review_summary(current_period())))
+        alerts = alert_counts()
+        if any(alerts.values()):
+            cards.append(alerts_card(alerts))
         cards += [integration_card(s) for s in summaries]
         cards += [
             CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
@@ -216,6 +235,11 @@ class HomeScreen(Screen):
 
         self.app.push_screen(ReconcileScreen(), lambda _: self.action_refresh())
 
+    def action_alerts(self) -> None:
+        from screens.alerts import AlertsScreen
+
+        self.app.push_screen(AlertsScreen(), lambda _: self.action_refresh())
+
     def action_search(self) -> None:
         search = self.query_one("#card-search", Input)
         search.remove_class("-hidden")
@@ -242,6 +266,8 @@ class HomeScreen(Screen):
         card = message.card
         if card.kind == "reconcile":
             self.action_reconcile()
+        elif card.kind == "alerts":
+            self.action_alerts()
         elif card.kind == "catalog":
             from screens.wizard import ConnectWizard
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -10,12 +11,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from pilot_tools import wait_until
 from recon_world import FAST
 
 from adapters.records import Board
 from adapters.sandbox.mailprotector import MailprotectorConsole
 from adapters.sandbox.world import Ticket
 from msp_tui.alerts import NOT_MAPPED, deliver_alerts, external_ref, retry_delay
+from msp_tui.app import MspTuiApp
+from msp_tui.cli import main
 from msp_tui.connect import create_push_integration, set_alert_route
 from msp_tui.context import Context
 from msp_tui.demo import Demo, start_demo
@@ -32,6 +36,8 @@ from msp_tui.store.models import (
     VendorAccount,
     utcnow,
 )
+from screens.alerts import AlertList, AlertsScreen
+from screens.home import Card
 from serve_process import start_serve, stop_serve
 
 
@@ -227,3 +233,54 @@ async def test_msp_tui_serve_makes_pushed_alerts_tickets_by_itself(
     assert report["ticketId"] == ticket.id and ticket.company_id == company_id
     assert os.environ["MSP_TUI_SECRETS"] == "file"
     assert a.partner_key not in "".join(served.output)
+
+
+async def test_the_alerts_screen_shows_a_failed_alert_and_retries_it(alerting: Alerting) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[6]
+    async with a.console() as console:
+        await console.enable()
+        await console.send_alert(customer.id, "Spoofing attempt", alert_id="sp1")
+    app = MspTuiApp(a.ctx, serve_port=0, demo=a.demo)
+    app.adapter_options = FAST
+    app.ALERT_POLL_S = 0.2
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: Alert.get().state == "failed")
+        await pilot.press("r")
+        cards = {c.card.key: c.card for c in app.screen.query(Card)}
+        assert cards["alerts"].status == "error" and "1 failed" in cards["alerts"].lines[0]
+        assert "1 failed alerts" in cards["mailprotector"].lines[1]
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        screen = app.screen
+        [row] = screen.query_one(AlertList).rows
+        assert row.state == "failed"
+        assert NOT_MAPPED in str(screen.query_one("#alert-detail").content)
+        company = map_account(customer.id, next(iter(a.demo.world.companies)))
+        rounds = app.alert_rounds
+        await pilot.press("t")
+        await wait_until(pilot, lambda: app.alert_rounds > rounds and Alert.get().ticket_id)
+        await wait_until(pilot, lambda: screen.query_one(AlertList).rows[0].state == "created")
+        [ticket] = a.tickets
+        assert ticket.company_id == company.external_id and ticket.board_id == a.board_id
+        assert f"Ticket #{ticket.id}" in str(screen.query_one("#alert-detail").content)
+
+
+async def test_alerts_list_and_retry_from_the_command_line(alerting: Alerting, capsys) -> None:
+    a = alerting
+    customer = a.demo.mailprotector_customers[7]
+    async with a.console() as console:
+        await console.enable()
+        await console.send_alert(customer.id, "Archive export ready", alert_id="ar1")
+    db = str(a.demo.directory / "demo.db")
+    await deliver_alerts(a.ctx.secrets, FAST)
+    assert main(["--db", db, "alerts", "list", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["state"] == "failed" and row["error"] == NOT_MAPPED and row["alert_id"] == "ar1"
+    map_account(customer.id, next(iter(a.demo.world.companies)))
+    # In this process the CLI finds the demo's PSA keys in the same in-memory secret store.
+    code = await asyncio.to_thread(main, ["--db", db, "alerts", "retry"])
+    out = capsys.readouterr().out
+    assert code == 0 and "created: ticket" in out, out
+    assert main(["--db", db, "alerts", "list", "--state", "created"]) == 0
+    assert "ticket #" in capsys.readouterr().out and len(a.tickets) == 1
