@@ -273,7 +273,9 @@ class ConnectWiseAdapter:
         )
         if not isinstance(rows, list):
             raise MalformedResponse(VENDOR, "ConnectWise sent tickets that are not a list")
-        return int(rows[0]["id"]) if rows and isinstance(rows[0], dict) and "id" in rows[0] else None
+        return (
+            int(rows[0]["id"]) if rows and isinstance(rows[0], dict) and "id" in rows[0] else None
+        )
 
     async def create_ticket(
         self,

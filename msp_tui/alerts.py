@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from peewee import JOIN
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, PermissionDenied
 from msp_tui.connect import psa_connection
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import psa_adapter
@@ -44,6 +44,9 @@ log = logging.getLogger("msp_tui.alerts")
 
 NOT_MAPPED = "account not mapped"
 NO_ROUTE = "no PSA board chosen for this integration's alerts (open it and press l)"
+TICKET_PERMISSION = (
+    ". The PSA's API member needs the Service Desk > Service Tickets: Add and Inquire permissions."
+)
 FIRST_RETRY_S = 30.0
 MAX_RETRY_S = 30 * 60.0
 MAX_ERRORS_KEPT = 10
@@ -163,8 +166,9 @@ async def _deliver(adapter, alert: Alert, company: int, board: int, now: datetim
                 priority_id=PRIORITY_IDS.get(alert.priority, 3), external_ref=reference,
             )  # fmt: skip
     except AdapterError as exc:
+        error = str(exc) + (TICKET_PERMISSION if isinstance(exc, PermissionDenied) else "")
         delay = retry_delay(alert.attempts)
-        return _fail(alert, str(exc), now + delay, f"{exc}; next try in {_human(delay)}")
+        return _fail(alert, error, now + delay, f"{error}; next try in {_human(delay)}")
     with writing():
         Alert.update(state="created", ticket_id=ticket, next_attempt_at=None, updated_at=utcnow()
                      ).where(Alert.id == alert.id).execute()  # fmt: skip

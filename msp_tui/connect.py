@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.errors import Secret
+from adapters.errors import PermissionDenied, Secret
 from adapters.records import Board
 from adapters.spamtitan import SpamTitanAdapter, normalise_base_url
 from msp_tui.push.keys import new_partner_key
@@ -25,6 +25,11 @@ VENDORS = {
     "spamtitan": ("SpamTitan", "pull"),
     "mailprotector": ("Mailprotector", "push"),
 }
+
+
+BOARD_PERMISSION = (
+    "The PSA's API member needs the Service Desk > Service Boards: Inquire permission."
+)
 
 
 class ConnectError(Exception):
@@ -101,7 +106,10 @@ async def psa_boards(secrets: SecretStore) -> list[Board]:
     if connection is None:
         raise ConnectError("connect the PSA first: msp-tui psa set connectwise ...")
     async with psa_adapter(connection, secrets) as adapter:
-        return await adapter.boards()
+        try:
+            return await adapter.boards()
+        except PermissionDenied as exc:
+            raise ConnectError(f"{exc}. {BOARD_PERMISSION}") from None
 
 
 def set_alert_route(integration: Integration, board: Board) -> None:

@@ -433,12 +433,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             status.update(f"[red]✗ {exc}[/red]")
             return
         except AdapterError as exc:
-            hint = (
-                " The API member needs the Service Desk > Service Boards: Inquire permission."
-                if exc.status == 403
-                else ""
-            )
-            status.update(f"[red]✗ {exc}{hint}[/red]")
+            status.update(f"[red]✗ {exc}[/red]")
             return
         self._boards = boards
         options = self.query_one("#boards", OptionList)

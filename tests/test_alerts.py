@@ -20,7 +20,7 @@ from adapters.sandbox.world import Ticket
 from msp_tui.alerts import NOT_MAPPED, deliver_alerts, external_ref, retry_delay
 from msp_tui.app import MspTuiApp
 from msp_tui.cli import main
-from msp_tui.connect import create_push_integration, set_alert_route
+from msp_tui.connect import ConnectError, create_push_integration, psa_boards, set_alert_route
 from msp_tui.context import Context
 from msp_tui.demo import Demo, start_demo
 from msp_tui.push.server import BackgroundServer
@@ -284,3 +284,20 @@ async def test_alerts_list_and_retry_from_the_command_line(alerting: Alerting, c
     assert code == 0 and "created: ticket" in out, out
     assert main(["--db", db, "alerts", "list", "--state", "created"]) == 0
     assert "ticket #" in capsys.readouterr().out and len(a.tickets) == 1
+
+
+async def test_missing_psa_permissions_are_named(alerting: Alerting) -> None:
+    a = alerting
+    a.faults.forbidden = 1  # the API member may not read service boards
+    with pytest.raises(ConnectError, match="Service Boards: Inquire"):
+        await psa_boards(a.ctx.secrets)
+    assert [b.external_id for b in await psa_boards(a.ctx.secrets)]  # allowed again: listed
+    customer = a.demo.mailprotector_customers[8]
+    async with a.console() as console:
+        await console.enable()
+        map_account(customer.id, next(iter(a.demo.world.companies)))
+        await console.send_alert(customer.id, "Blocked sender", alert_id="b1")
+    a.faults.forbidden = 1  # ... nor add tickets
+    [result] = await deliver_alerts(a.ctx.secrets, FAST)
+    assert result.state == "failed" and "403" in result.message
+    assert "Service Tickets: Add" in Alert.get().errors[-1] and a.tickets == []

@@ -27,6 +27,7 @@ class Faults:
     retry_after_s: int = 1
     malformed_json: int = 0
     unauthorized: int = 0
+    forbidden: int = 0  # 403: valid credentials without the permission asked for
     hang: int = 0
     max_requests_per_second: float | None = None
     requests: int = 0
@@ -45,7 +46,7 @@ class Faults:
         with self._lock:
             self.latency_s = 0.0
             self.status_500 = self.rate_limit_429 = self.malformed_json = 0
-            self.unauthorized = self.hang = 0
+            self.unauthorized = self.forbidden = self.hang = 0
             self.retry_after_s = 1
             self.max_requests_per_second = None
             self._tokens = math.inf
@@ -84,7 +85,7 @@ class Faults:
     def _take(self) -> tuple[str | None, int]:
         """The fault this request gets, if any, counting it off; and the Retry-After for a 429."""
         with self._lock:
-            for name in ("hang", "unauthorized", "rate_limit_429", "status_500"):
+            for name in ("hang", "unauthorized", "forbidden", "rate_limit_429", "status_500"):
                 if getattr(self, name) > 0:
                     setattr(self, name, getattr(self, name) - 1)
                     return name, max(0, math.ceil(self.retry_after_s))
@@ -144,6 +145,8 @@ class FaultMiddleware:
             await self._error(send, 503, "The server is shutting down.")
         elif fault == "unauthorized":
             await self._error(send, 401, "Unauthenticated.")
+        elif fault == "forbidden":
+            await self._error(send, 403, "You do not have permission to do this.")
         elif fault == "rate_limit_429":
             retry = [(b"retry-after", str(retry_after).encode())]
             await self._error(send, 429, "Too Many Attempts.", retry)
