@@ -227,6 +227,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                 with Horizontal(classes="buttons"):
                     yield Button("Enable", id="demo-enable")
                     yield Button("Update Counts", id="demo-counts")
+                    yield Button("Send Alerts", id="demo-alerts")
 
     def on_mount(self) -> None:
         if self.integration is not None:
@@ -394,11 +395,12 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     @on(Button.Pressed, "#demo-enable")
     @on(Button.Pressed, "#demo-counts")
+    @on(Button.Pressed, "#demo-alerts")
     def demo_console(self, event: Button.Pressed) -> None:
-        self.play_vendor(event.button.id == "demo-enable")
+        self.play_vendor((event.button.id or "").removeprefix("demo-"))
 
     @work(group="demo-vendor")
-    async def play_vendor(self, enable: bool) -> None:
+    async def play_vendor(self, action: str) -> None:
         import httpx
 
         from adapters.sandbox.mailprotector import MailprotectorConsole
@@ -407,9 +409,15 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         try:
             async with MailprotectorConsole(self.app.vendor_api_url(), self._demo_key,
                                             demo.mailprotector_customers) as console:  # fmt: skip
-                if enable:
+                if action == "enable":
                     await console.enable()
                     self.notify("Vendor console: Enable done (customers and products sent).")
+                elif action == "alerts":
+                    for n, customer in enumerate(demo.mailprotector_customers[:3]):
+                        await console.send_alert(customer.id, f"Outbound spam from {customer.name}",
+                                                 "A mailbox sent 4,000 messages in an hour.",
+                                                 alert_id=f"demo-{n}", priority=n + 1)  # fmt: skip
+                    self.notify("Vendor console: 3 alerts sent (a on Home shows them).")
                 else:
                     sent = await console.update_counts()
                     self.notify(f"Vendor console: Update Counts sent {sent} counts.")

@@ -12,6 +12,7 @@ from msp_tui.context import Context
 from msp_tui.demo import Demo, start_demo
 from msp_tui.store.models import (
     AccountMapping,
+    Alert,
     AlertRoute,
     Integration,
     ServiceMapping,
@@ -109,6 +110,7 @@ async def test_spamtitan_end_to_end(demo) -> None:
 async def test_mailprotector_end_to_end(demo) -> None:
     demo_env, ctx = demo
     app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+    app.ALERT_POLL_S = 0.2  # the alert worker looks often, for the test
     async with app.run_test(size=(80, 24)) as pilot:
         wizard = await open_card(pilot, app, "connect:mailprotector")
         await pilot.press("tab", "space")  # tick Alerts too
@@ -124,6 +126,8 @@ async def test_mailprotector_end_to_end(demo) -> None:
         await wait_until(pilot, lambda: integration.services.count() == 8)  # Enable is done
         wizard.query_one("#demo-counts").press()
         await wait_until(pilot, lambda: Integration.get_by_id(integration.id).status == "active")
+        wizard.query_one("#demo-alerts").press()  # queued now, tickets once routed and mapped
+        await wait_until(pilot, lambda: Alert.select().count() == 3)
         wizard.query_one("#check-connection").press()
         await pilot.pause()
         assert "active" in str(wizard.query_one("#connection-status").content)
@@ -137,6 +141,18 @@ async def test_mailprotector_end_to_end(demo) -> None:
         await map_and_finish(pilot, app, wizard)
         assert AccountMapping.select().join(VendorAccount).where(
             VendorAccount.integration == integration).count() > 10  # fmt: skip
+        # The vendor's alerts became tickets for the mapped accounts, on the chosen board.
+        route = AlertRoute.get(AlertRoute.integration == integration)
+
+        def delivered() -> bool:
+            mapped = {m.vendor_account_id for m in AccountMapping.select()}
+            return all(a.state == "created" for a in Alert.select()
+                       if a.vendor_account_id in mapped)  # fmt: skip
+
+        await wait_until(pilot, delivered)
+        made = [a for a in Alert.select() if a.state == "created"]
+        assert made and all(demo_env.world.tickets[a.ticket_id].board_id == route.board_id
+                            for a in made)  # fmt: skip
         # the partner key was shown once and is stored nowhere in clear
         assert key_shown not in (demo_env.directory / "demo.db").read_bytes().decode("latin-1")
 
