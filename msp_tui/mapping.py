@@ -51,7 +51,7 @@ class VendorEntry:
     detail: str
     search: str
     mapped: set[int] = field(default_factory=set)  # PSA entry ids
-    method: str | None = None  # exact | suggested | manual
+    method: str | None = None  # exact | auto | suggested | manual
     excluded: bool = False
     suggestions: list[tuple[int, float]] = field(default_factory=list)  # best first
     # A near name the engine would map on its own; the board only suggests it, `msp-tui map

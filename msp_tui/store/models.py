@@ -238,7 +238,7 @@ class AccountMapping(BaseModel):
         VendorAccount, unique=True, backref="mapping", on_delete="CASCADE"
     )
     psa_company = ForeignKeyField(PsaCompany, backref="account_mappings", on_delete="CASCADE")
-    method = CharField()  # exact | suggested | manual
+    method = CharField()  # exact | auto (a near name, headless --auto) | suggested | manual
     score = FloatField(null=True)
     operator = CharField()
     mapped_at = DateTimeField(default=utcnow)
