@@ -218,7 +218,6 @@ class MspTuiApp(App[None]):
 
     def on_outbox_pushed(self, message: OutboxPushed) -> None:
         self._outbox_busy = False
-        self._alerts_busy = False
         results = message.results
         if message.error:
             self.notify(message.error, title="Not written to the PSA",
