@@ -18,12 +18,13 @@ PSA that is down or refuses is tried again with exponential backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from adapters.errors import AdapterError, PermissionDenied
 from msp_tui.connect import psa_connection
@@ -114,7 +115,8 @@ async def deliver_alerts(
 ) -> list[AlertResult]:
     """Make every due alert a ticket; returns what became of each. Does nothing (returns [])
     without a PSA connection, or while another worker holds the store's alert lock."""
-    if psa_connection() is None:
+    connection = psa_connection()
+    if connection is None:
         return []
     with process_lock("alerts") as ours:
         if not ours:
@@ -126,9 +128,8 @@ async def deliver_alerts(
             return []
         companies, boards = _targets(due)
         results: list[AlertResult] = []
-        adapter_cm = None
-        adapter = None
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            adapter = None  # opened at the first alert that needs the PSA
             for alert in due:
                 company = companies.get(alert.vendor_account_id)
                 board = boards.get(alert.integration_id)
@@ -136,17 +137,13 @@ async def deliver_alerts(
                     # No call to make: tried again each round, created once it is fixed.
                     result = _held(alert, NOT_MAPPED if company is None else NO_ROUTE)
                 else:
-                    if adapter is None:
-                        adapter_cm = psa_adapter(psa_connection(), secrets,
-                                                 **(adapter_options or {}))  # fmt: skip
-                        adapter = await adapter_cm.__aenter__()
+                    adapter = adapter or await stack.enter_async_context(
+                        psa_adapter(connection, secrets, **(adapter_options or {}))
+                    )
                     result = await _deliver(adapter, alert, company, board, now)
                 results.append(result)
                 if progress:
                     progress(result)
-        finally:
-            if adapter_cm is not None:
-                await adapter_cm.__aexit__(None, None, None)
     return results
 
 
@@ -247,8 +244,6 @@ def alert_rows(limit: int | None = None) -> list[AlertRow]:
 
 def alert_counts() -> dict[str, int]:
     """How many alerts are in each state."""
-    from peewee import fn
-
     counts = dict.fromkeys(STATES, 0)
     for state, n in Alert.select(Alert.state, fn.COUNT(Alert.id)).group_by(Alert.state).tuples():
         counts[state] = n

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import sys
-from decimal import Decimal
 from typing import Any
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials, site_url
@@ -598,19 +597,14 @@ def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _decision_json(d: Decision) -> dict[str, Any]:
-    def number(value: Decimal | None) -> float | int | None:
-        return (
-            None
-            if value is None
-            else (int(value) if value == value.to_integral() else float(value))
-        )
+    from msp_tui.exports import plain_quantity
 
     return {
         "id": d.id, "period": d.period, "company": d.psa_company.name,
         "company_id": d.psa_company.external_id, "product_identifier": d.psa_product.identifier,
-        "action": d.action, "psa_quantity_seen": number(d.psa_quantity_seen),
-        "target_quantity": number(d.target_quantity), "state": d.state,
-        "conflict_quantity": number(d.conflict_quantity), "error": d.last_error,
+        "action": d.action, "psa_quantity_seen": plain_quantity(d.psa_quantity_seen),
+        "target_quantity": plain_quantity(d.target_quantity), "state": d.state,
+        "conflict_quantity": plain_quantity(d.conflict_quantity), "error": d.last_error,
         "operator": d.operator, "attempts": d.attempts,
     }  # fmt: skip
 
@@ -621,7 +615,9 @@ def cmd_outbox_list(ctx: Context, args: argparse.Namespace) -> int:
         query = query.where(Decision.state.in_(["pending", "failed", "conflict"]))
     rows = [_decision_json(d) for d in query]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from msp_tui.exports import json_default
+
+        print(json.dumps(rows, indent=2, default=json_default))
         return 0
     if not rows:
         print("nothing waiting: every decision has been written")
@@ -660,6 +656,7 @@ def cmd_outbox_push(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
     from msp_tui.alerts import alert_rows
+    from msp_tui.exports import utc_iso
 
     rows = [r for r in alert_rows() if args.state in (None, r.state)]
     if args.json:
@@ -668,20 +665,16 @@ def cmd_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
             "account_id": r.account_external_id, "alert_id": r.alert_id, "title": r.title,
             "priority": r.priority, "state": r.state, "ticket_id": r.ticket_id,
             "error": r.last_error, "attempts": r.attempts,
-            "next_attempt_at": _utc(r.next_attempt_at), "received_at": _utc(r.created_at),
+            "next_attempt_at": utc_iso(r.next_attempt_at), "received_at": utc_iso(r.created_at),
         } for r in rows], indent=2))  # fmt: skip
         return 0
     if not rows:
         print("no alerts" + (f" {args.state}" if args.state else ""))
     for r in rows:
         outcome = f"ticket #{r.ticket_id}" if r.ticket_id else (r.last_error or "")
-        print(f"{_utc(r.created_at)}  {r.state:<7}  {r.integration} / {r.account}: {r.title}"
+        print(f"{utc_iso(r.created_at)}  {r.state:<7}  {r.integration} / {r.account}: {r.title}"
               + (f"  ({outcome})" if outcome else ""))  # fmt: skip
     return 0
-
-
-def _utc(moment) -> str | None:
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def cmd_alerts_retry(ctx: Context, args: argparse.Namespace) -> int:
@@ -695,8 +688,9 @@ def cmd_alerts_retry(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"id": r.alert_id, "state": r.state, "ticket_id": r.ticket_id,
                            "message": r.message} for r in results], indent=2))  # fmt: skip
-    elif not results:
-        print("another msp-tui is making the tickets now" if waiting else "nothing to do")
-    for r in results if not args.json else []:
-        print(f"alert {r.alert_id}: {r.state}: {r.message}")
+    else:
+        if not results:
+            print("another msp-tui is making the tickets now" if waiting else "nothing to do")
+        for r in results:
+            print(f"alert {r.alert_id}: {r.state}: {r.message}")
     return 1 if any(r.state == "failed" for r in results) else 0

@@ -186,7 +186,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
@@ -194,7 +194,7 @@ def _json_default(value: Any) -> Any:
 
 def render(rows: Sequence[dict[str, Any]], header: Sequence[str], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(list(rows), indent=2, default=_json_default, ensure_ascii=False) + "\n"
+        return json.dumps(list(rows), indent=2, default=json_default, ensure_ascii=False) + "\n"
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
