@@ -91,6 +91,11 @@ class ReconciliationLine:
         return self.change * self.unit_price
 
 
+def agreement_cancelled(cancelled: bool, status: str | None) -> bool:
+    """ConnectWise marks a cancelled agreement by its flag or by its status."""
+    return bool(cancelled) or status == "Cancelled"
+
+
 def _latest_counts() -> list[tuple[int, int, Decimal, object]]:
     latest = UsageCount.select(fn.MAX(UsageCount.id)).group_by(
         UsageCount.account, UsageCount.service
@@ -166,7 +171,7 @@ def reconciliation_lines() -> list[ReconciliationLine]:
     )  # fmt: skip
     for line_id, company, product, quantity, unit_price, cancelled, status, line_cancelled in rows:
         key = (company, product)
-        if cancelled or status == "Cancelled":
+        if agreement_cancelled(cancelled, status):
             stale[key] += quantity
             line_ids[key].append(line_id)
             continue
@@ -226,6 +231,11 @@ def with_decisions(lines: list[ReconciliationLine], period: str) -> list[Reconci
     return lines
 
 
+def needs_a_look(line: ReconciliationLine) -> bool:
+    """A push that ended in a conflict or failed: the operator must decide again or retry."""
+    return line.decision is not None and line.decision.state in ("conflict", "failed")
+
+
 def is_handled(line: ReconciliationLine) -> bool:
     """Decided this period, and the numbers are still the ones the decision was made on.
 
@@ -234,7 +244,7 @@ def is_handled(line: ReconciliationLine) -> bool:
     push needs the operator, so it stays in the list; so does any line a sync has changed.
     """
     decision = line.decision
-    if decision is None or decision.state in ("conflict", "failed"):
+    if decision is None or needs_a_look(line):
         return False
     if decision.vendor_quantity != line.vendor_quantity:
         return False
@@ -269,11 +279,6 @@ class Group:
     @property
     def impact(self) -> Decimal:
         return sum((line.impact for line in self.lines), ZERO)
-
-
-def needs_a_look(line: ReconciliationLine) -> bool:
-    """A push that ended in a conflict or failed: the operator must decide again or retry."""
-    return line.decision is not None and line.decision.state in ("conflict", "failed")
 
 
 def shown(line: ReconciliationLine, which: str) -> bool:

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from adapters.errors import AdapterError
 from msp_tui.connect import psa_connection
-from msp_tui.reconcile import ReconciliationLine
+from msp_tui.reconcile import ReconciliationLine, agreement_cancelled
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import psa_adapter
 from msp_tui.store.db import process_lock, writing
@@ -121,8 +121,7 @@ async def push_pending(
             raise OutboxBusy("another msp-tui is writing decisions to the PSA right now; it"
                              " will write these too")  # fmt: skip
         # Read under the lock: what another writer finished before is no longer pending.
-        pending = list(Decision.select().where(Decision.state.in_(["pending", "failed"]))
-                       .order_by(Decision.id))  # fmt: skip
+        pending = list(_waiting().order_by(Decision.id))
         results = []
         if not pending:
             return results
@@ -197,9 +196,19 @@ def _finish(decision: Decision, state: str, operator: str, message: str,
     return PushResult(decision.id, state, message)
 
 
-def outbox_waiting() -> bool:
+def _waiting():
     """Decisions not yet written (pending) or to try again (failed)."""
-    return Decision.select().where(Decision.state.in_(["pending", "failed"])).exists()
+    return Decision.select().where(Decision.state.in_(["pending", "failed"]))
+
+
+def outbox_waiting() -> bool:
+    return _waiting().exists()
+
+
+def needs_new_line(line: ReconciliationLine) -> bool:
+    """Writing this line means adding one to an agreement the operator chooses: there is no
+    PSA line yet, or it sits on a cancelled agreement."""
+    return line.status == "stale" or not line.line_ids
 
 
 def agreement_choices(company_id: int) -> list[PsaAgreement]:
@@ -241,6 +250,7 @@ def agreement_lines(line: ReconciliationLine) -> list[AgreementLineInfo]:
     return [
         AgreementLineInfo(r.agreement.name, r.agreement.external_id, r.external_id, r.quantity,
                           r.unit_price,
-                          r.agreement.cancelled or r.agreement.agreement_status == "Cancelled")
+                          agreement_cancelled(r.agreement.cancelled,
+                                              r.agreement.agreement_status))
         for r in rows
     ]  # fmt: skip

@@ -44,6 +44,7 @@ from msp_tui.writeback import (
     agreement_lines,
     current_period,
     decide,
+    needs_new_line,
 )
 from screens.indicator import AppHeader
 from screens.pairing import PairingList
@@ -324,6 +325,7 @@ class ReconcileScreen(Screen):
         self.sort_by: SortBy = "name"
         self.selected: set[tuple[int | None, int | None]] = set()
         self.integrations: list[str] = []
+        self.waiting = self.trouble = 0  # decisions pending, and conflicts or failed pushes
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -359,6 +361,10 @@ class ReconcileScreen(Screen):
         self.integrations = sorted({name for line in self.lines for name in line_vendors(line)})
         keys = {line.key for line in self.lines}
         self.selected &= keys
+        # Counted once per read, not on every key that redraws the status line.
+        decisions = [line.decision for line in self.lines if line.decision is not None]
+        self.waiting = sum(1 for decision in decisions if decision.state == "pending")
+        self.trouble = sum(1 for line in self.lines if needs_a_look(line))
         self.show()
 
     def show(self) -> None:
@@ -391,16 +397,10 @@ class ReconcileScreen(Screen):
             chosen = [line for line in self.lines if line.key in self.selected]
             impact = sum((line.impact for line in chosen), Decimal(0))
             parts.append(f"[b]{len(chosen)} selected ({money(impact)})[/b]")
-        waiting = sum(
-            1
-            for line in self.lines
-            if line.decision is not None and line.decision.state == "pending"
-        )
-        trouble = sum(1 for line in self.lines if needs_a_look(line))
-        if waiting:
-            parts.append(f"{waiting} waiting to be written")
-        if trouble:
-            parts.append(f"[$error]{trouble} need a look[/]")
+        if self.waiting:
+            parts.append(f"{self.waiting} waiting to be written")
+        if self.trouble:
+            parts.append(f"[$error]{self.trouble} need a look[/]")
         self.query_one("#reconcile-status", Static).update(" · ".join(parts))
         self._show_columns()
 
@@ -497,20 +497,32 @@ class ReconcileScreen(Screen):
 
     # --- deciding ------------------------------------------------------------------------------
 
-    def _decided(self, made: int, problems: list[str]) -> None:
+    def _decide(
+        self,
+        lines: list[ReconciliationLine],
+        action: str,
+        problems: list[str] | None = None,
+        agreements: dict[tuple, PsaAgreement] | None = None,
+        **options,
+    ) -> None:
+        """Store `action` for each line (its agreement from `agreements` when given), say what
+        could not be decided, and start the outbox on what was."""
+        problems = list(problems or [])
+        made = 0
+        for line in lines:
+            if agreements is not None:
+                options["agreement"] = agreements.get(line.key)
+            try:
+                line.decision = decide(line, action, current_operator(), **options)
+                made += 1
+            except DecisionError as exc:
+                problems.append(f"{line.company_name} / {line.product_identifier}: {exc}")
         for problem in problems[:3]:
             self.notify(problem, severity="warning", timeout=8)
         if made:
             self.selected.clear()
             self.app.push_outbox()
         self.show()
-
-    def _decide(self, line: ReconciliationLine, action: str, **options) -> str | None:
-        try:
-            line.decision = decide(line, action, current_operator(), **options)
-        except DecisionError as exc:
-            return f"{line.company_name} / {line.product_identifier}: {exc}"
-        return None
 
     def action_approve(self) -> None:
         lines = self._targets()
@@ -527,7 +539,7 @@ class ReconcileScreen(Screen):
                     f"{line.company_name} / {line.product_identifier}: nothing to approve"
                 )
                 continue
-            if line.status in ("new_revenue", "stale") or not line.line_ids:
+            if needs_new_line(line):
                 choices = agreement_choices(line.company_id)
                 if len(choices) != 1:
                     problems.append(
@@ -538,7 +550,7 @@ class ReconcileScreen(Screen):
                 agreements[line.key] = choices[0]
             ready.append(line)
         if not ready:
-            self._decided(0, problems or ["Nothing to approve."])
+            self._decide([], "approve", problems or ["Nothing to approve."])
             return
         impact = sum((line.impact for line in ready), Decimal(0))
         question = (
@@ -549,14 +561,8 @@ class ReconcileScreen(Screen):
             question += f"\n{len(problems)} selected line(s) are left out: {problems[0]}"
 
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            problems_now = [
-                p
-                for line in ready
-                if (p := self._decide(line, "approve", agreement=agreements.get(line.key)))
-            ]
-            self._decided(len(ready) - len(problems_now), problems + problems_now)
+            if yes:
+                self._decide(ready, "approve", problems, agreements)
 
         self.app.push_screen(ConfirmModal(question), answered)
 
@@ -568,7 +574,7 @@ class ReconcileScreen(Screen):
                 severity="warning",
             )
             return
-        if line.status in ("new_revenue", "stale") or (not line.line_ids and line.vendor_quantity):
+        if line.status != "no_change" and needs_new_line(line):
             choices = agreement_choices(line.company_id)
             if not choices:
                 self.notify(
@@ -580,13 +586,11 @@ class ReconcileScreen(Screen):
 
             def chosen(agreement: PsaAgreement | None) -> None:
                 if agreement is not None:
-                    problem = self._decide(line, "approve", agreement=agreement)
-                    self._decided(0 if problem else 1, [problem] if problem else [])
+                    self._decide([line], "approve", agreement=agreement)
 
             self.app.push_screen(AgreementModal(line, choices), chosen)
             return
-        problem = self._decide(line, "approve")
-        self._decided(0 if problem else 1, [problem] if problem else [])
+        self._decide([line], "approve")
 
     def action_adjust(self) -> None:
         row = self.query_one(ReconcileList).highlighted_item
@@ -595,9 +599,7 @@ class ReconcileScreen(Screen):
         if row.status == "unmapped":
             self.notify("Map this vendor account or service first.", severity="warning")
             return
-        choices = (
-            agreement_choices(row.company_id) if not row.line_ids or row.status == "stale" else []
-        )
+        choices = agreement_choices(row.company_id) if needs_new_line(row) else []
 
         def adjusted(answer: tuple[Decimal, date] | None) -> None:
             if answer is None:
@@ -613,18 +615,14 @@ class ReconcileScreen(Screen):
         self.app.push_screen(AdjustModal(row), adjusted)
 
     def _adjust(self, line, value: Decimal, when: date, agreement) -> None:
-        problem = self._decide(
-            line, "adjust", quantity=value, effective_date=when, agreement=agreement
-        )
-        self._decided(0 if problem else 1, [problem] if problem else [])
+        self._decide([line], "adjust", quantity=value, effective_date=when, agreement=agreement)
 
     def action_dismiss_lines(self) -> None:
         lines = [line for line in self._targets() if line.company_id is not None]
         if not lines:
             return
         if len(lines) == 1 and not self.selected:
-            problem = self._decide(lines[0], "dismiss")
-            self._decided(0 if problem else 1, [problem] if problem else [])
+            self._decide(lines, "dismiss")
             return
         impact = sum((line.impact for line in lines), Decimal(0))
         question = (
@@ -634,8 +632,7 @@ class ReconcileScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                problems = [p for line in lines if (p := self._decide(line, "dismiss"))]
-                self._decided(len(lines) - len(problems), problems)
+                self._decide(lines, "dismiss")
 
         self.app.push_screen(ConfirmModal(question), answered)
 
