@@ -372,7 +372,7 @@ def build_parser() -> Parser:
     )
     serve.add_argument(
         "--rate-limit",
-        type=float,
+        type=commands.parse_rate_limit,
         default=100.0,
         metavar="N",
         help="requests per second per partner key, 0 for none (default: 100)",

@@ -8,6 +8,7 @@ import csv
 import getpass
 import io
 import json
+import math
 import os
 import sys
 from typing import Any
@@ -74,6 +75,19 @@ def parse_modules(value: str) -> str:
             f"modules are a comma-separated list of {', '.join(MODULES)}"
         )
     return ",".join(dict.fromkeys(modules))
+
+
+def parse_rate_limit(value: str) -> float:
+    """`--rate-limit`: a finite number of requests per second, 0 for no limit."""
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    if not math.isfinite(rate) or rate < 0:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a rate: give requests per second, a number >= 0 (0 turns it off)"
+        )
+    return rate
 
 
 def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:

@@ -470,15 +470,17 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         board = loader(self.integration, current_operator())
         self.app.call_from_thread(self._show_board, step, board)
 
-    def _show_board(self, step: str, board) -> None:
+    async def _show_board(self, step: str, board) -> None:
         from screens.mapping_panel import MappingPanel
 
         holder = self.query_one(f"#{step}", Vertical)
-        holder.remove_children()
+        # The board of an earlier visit goes first: focus must land on the new one, never on a
+        # widget that is being removed (which left the keyboard with nowhere to go).
+        await holder.remove_children()
         panel = MappingPanel(board)
-        holder.mount(panel)
+        await holder.mount(panel)
         if self.step == step:
-            self.call_after_refresh(self._focus_step)
+            panel.action_focus_list("vendor")
 
     # --- review --------------------------------------------------------------------------------
 

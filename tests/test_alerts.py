@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from pilot_tools import wait_until
+from processes import share_psa_keys, wait_while_running
 from recon_world import FAST
 
 from adapters.records import Board
@@ -178,6 +181,45 @@ async def test_a_ticket_whose_reply_was_lost_is_found_not_made_again(alerting: A
     assert result.state == "created" and result.ticket_id == 99001
     assert not [p for m, p in a.faults.log if m == "POST"]
     assert len(a.tickets) == 1
+
+
+async def test_a_worker_killed_after_its_ticket_was_made_does_not_make_it_again(
+    alerting: Alerting,
+) -> None:
+    """A real `msp-tui alerts retry` process, SIGKILLed after ConnectWise made the ticket and
+    before the worker heard back: the restarted worker finds the ticket by its externalXRef."""
+    a = alerting
+    share_psa_keys(a.ctx)
+    customer = a.demo.mailprotector_customers[2]
+    async with a.console() as console:
+        await console.enable()
+        map_account(customer.id, next(iter(a.demo.world.companies)))
+        await console.send_alert(customer.id, "Outbound spam", alert_id="o1")
+    db = str(a.demo.directory / "demo.db")
+    a.faults.log.clear()
+    a.faults.hang_after_write = 1  # the ticket is made, the reply held
+    worker = alerts_retry(db)
+    await asyncio.to_thread(wait_while_running, worker, lambda: a.faults.replies_held)
+    [made] = a.tickets
+    worker.kill()
+    await asyncio.to_thread(worker.wait, 10)
+    a.faults.release_hangs()
+    assert Alert.get().state == "queued" and Alert.get().ticket_id is None
+
+    a.faults.reset()
+    again = alerts_retry(db)
+    out, _ = await asyncio.to_thread(again.communicate, None, 60)
+    assert again.returncode == 0, out
+    assert f"created: ticket {made.id} (found: it was made before)" in out, out
+    assert [p for m, p in a.faults.log if m == "POST"] == []  # found, not made again
+    assert len(a.tickets) == 1 and Alert.get().ticket_id == made.id
+
+
+def alerts_retry(db: str) -> subprocess.Popen:
+    env = {**os.environ, "MSP_TUI_SECRETS": "file"}
+    return subprocess.Popen([sys.executable, "-m", "msp_tui", "--db", db, "alerts", "retry"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
 
 
 async def test_an_unmapped_accounts_alert_fails_then_is_made_after_mapping(

@@ -25,8 +25,7 @@ async def test_home_shows_the_empty_state_at_80x24_and_q_quits(ctx: Context) -> 
         assert kinds == ["psa", "catalog", "catalog"]
         assert isinstance(app.focused, Card) and app.focused.card.key == "connect:spamtitan"
         await pilot.press("q")
-        await pilot.pause()
-        assert not app.is_running
+        await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0
 
 

@@ -22,6 +22,7 @@ from adapters.sandbox.mailprotector import (
 )
 from msp_tui.cli import main
 from msp_tui.logs import log_path
+from msp_tui.push.api import RateLimiter
 from msp_tui.store.db import open_store, resolve_location
 from msp_tui.store.models import Alert, Integration, UsageCount, VendorAccount, VendorService
 from serve_process import Served, start_serve, stop_serve
@@ -158,18 +159,42 @@ def test_every_rejection(served: Served, partner_key: str, db_path: Path) -> Non
     assert UsageCount.select().count() == 2  # only the two good counts landed
 
 
-def test_the_rate_limit_per_key(served: Served, partner_key: str) -> None:
-    async def burst() -> list[httpx.Response]:
-        headers = {"GRADIENT-TOKEN": gradient_token(VENDOR_KEY, partner_key)}
-        async with httpx.AsyncClient(base_url=served.api, headers=headers, timeout=30) as api:
-            return await asyncio.gather(*(api.get("/organization") for _ in range(250)))
+def test_the_rate_limiter_on_its_own_clock() -> None:
+    now = [1000.0]
+    limiter = RateLimiter(100, clock=lambda: now[0])
+    assert [limiter.retry_after(1) for _ in range(100)] == [0] * 100  # a full bucket's burst
+    assert limiter.retry_after(1) == 1  # the 101st in the same instant waits
+    assert limiter.retry_after(2) == 0  # another partner key has its own bucket
+    now[0] += 0.011  # a little over one request's worth of refill
+    assert limiter.retry_after(1) == 0 and limiter.retry_after(1) == 1
+    now[0] += 60  # the bucket refills to its size, not beyond
+    assert [limiter.retry_after(1) for _ in range(101)].count(0) == 100
+    slow = RateLimiter(0.25, clock=lambda: now[0])  # under 1/s: still one request at a time
+    assert slow.retry_after(1) == 0 and slow.retry_after(1) == 4
+    assert "0.25 per second" in slow.describe()
+    off = RateLimiter(0, clock=lambda: now[0])
+    assert all(off.retry_after(1) == 0 for _ in range(1000))
 
-    responses = asyncio.run(burst())
-    limited = [r for r in responses if r.status_code == 429]
-    assert limited, "250 requests at once must exceed 100 per second"
-    assert all(int(r.headers["Retry-After"]) >= 1 for r in limited)
-    rejection(limited[0], 429)
-    assert {r.status_code for r in responses} == {200, 429}
+
+def test_a_real_server_answers_429_with_retry_after(db_path: Path, partner_key: str) -> None:
+    # One request per 10 s: the second of two back-to-back requests is over, on any machine.
+    served = start_serve(db_path, "--rate-limit", "0.1")
+    try:
+        with client(served, partner_key) as api:
+            assert api.get("/organization").status_code == 200
+            limited = api.get("/organization")
+    finally:
+        stop_serve(served)
+    rejection(limited, 429, "Too many requests: the limit is 0.1 per second")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 10
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "inf", "lots"])
+def test_a_bad_rate_limit_is_a_usage_error(value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--rate-limit", value])
+    assert exc.value.code == 2
+    assert "a number >= 0" in capsys.readouterr().err
 
 
 def test_rotating_the_key_stops_the_old_one_and_keeps_accounts(

@@ -593,12 +593,16 @@ def test_rate_limit_429_with_retry_after(st: Sim, st_client: httpx.Client) -> No
 
 
 def test_requests_per_second_limit(cw: Sim, cw_client: httpx.Client) -> None:
+    now = [0.0]
+    cw.faults.clock = lambda: now[0]  # the bucket's own clock: no race with a busy machine
     cw.faults.max_requests_per_second = 5
-    statuses = [cw_client.get("/system/info") for _ in range(12)]
-    limited = [r for r in statuses if r.status_code == 429]
-    assert 1 <= len(limited) <= 7
-    assert all(int(r.headers["Retry-After"]) >= 1 for r in limited)
-    assert limited[0].json()["code"] == "TooManyRequests"
+    statuses = [cw_client.get("/system/info") for _ in range(7)]
+    assert [r.status_code for r in statuses] == [200] * 5 + [429] * 2  # a burst of 5, then 429
+    limited = statuses[-1]
+    assert limited.headers["Retry-After"] == "1"
+    assert limited.json()["code"] == "TooManyRequests"
+    now[0] += 0.2  # one request's worth
+    assert [cw_client.get("/system/info").status_code for _ in range(2)] == [200, 429]
 
 
 def test_server_errors_then_recovery(cw: Sim, cw_client: httpx.Client) -> None:
@@ -636,14 +640,21 @@ def test_hang_times_out_and_the_server_still_stops(st: Sim) -> None:
 
 
 async def test_concurrent_requests_are_counted(st: Sim) -> None:
-    st.faults.latency_s = 0.3
+    st.faults.hang = 8  # all eight stay in flight until released
     async with httpx.AsyncClient(
         base_url=st.server.base_url, headers=st_headers(st.world)
     ) as client:
-        responses = await asyncio.gather(
-            *(client.get("/restapi/domain-groups", params={"n": n}) for n in range(8))
-        )
-    assert [r.status_code for r in responses] == [200] * 8
+        sent = [
+            asyncio.create_task(client.get("/restapi/domain-groups", params={"n": n}))
+            for n in range(8)
+        ]
+        deadline = time.monotonic() + 30
+        while st.faults.in_flight < 8:
+            assert time.monotonic() < deadline, st.faults
+            await asyncio.sleep(0.01)  # polling the server's count, bounded by the deadline
+        st.faults.release_hangs()
+        responses = await asyncio.gather(*sent)
+    assert [r.status_code for r in responses] == [503] * 8  # a released hang answers 503
     assert st.faults.max_in_flight == 8
     assert st.faults.in_flight == 0
     assert st.faults.requests == 8

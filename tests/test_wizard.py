@@ -37,23 +37,45 @@ async def open_card(pilot, app: MspTuiApp, key: str) -> ConnectWizard:
     while not (isinstance(app.focused, Card) and app.focused.card.key == key):
         await pilot.press("down")
     await pilot.press("enter")
-    await wait_until(pilot, lambda: isinstance(app.screen, ConnectWizard))
-    await pilot.pause()  # let it mount and show its first step
+    # mounted, on its first step, with something focused there
+    await wait_until(pilot, lambda: isinstance(app.screen, ConnectWizard) and app.screen.focused)
     return app.screen
 
 
+async def board_shown(pilot, wizard: ConnectWizard, step: str, before=None) -> MappingPanel:
+    """Wait until the step's board, loaded in a thread, is on screen and holds the focus. A
+    board shown on an earlier visit (`before`) stays until the new one replaces it."""
+
+    def shown() -> bool:
+        panels = wizard.query(f"#{step} MappingPanel")
+        return (
+            wizard.step == step
+            and bool(panels)
+            and panels.first() is not before
+            and panels.first().has_focus_within
+        )
+
+    await wait_until(pilot, shown)
+    return wizard.query_one(f"#{step} MappingPanel", MappingPanel)
+
+
+def board_of(wizard: ConnectWizard, step: str) -> MappingPanel | None:
+    panels = wizard.query(f"#{step} MappingPanel")
+    return panels.first() if panels else None
+
+
 async def map_and_finish(pilot, app: MspTuiApp, wizard: ConnectWizard) -> None:
+    before = board_of(wizard, "accounts")
     await pilot.press("ctrl+n")  # -> accounts
-    await wait_until(pilot, lambda: wizard.step == "accounts" and wizard.query(MappingPanel))
+    await board_shown(pilot, wizard, "accounts", before)
     exact = AccountMapping.select().count()
     await pilot.press("f", "f")  # the vendor list (focused), filtered to suggestions
     await pilot.press("a")  # accept the highlighted suggestion
     assert AccountMapping.select().count() == exact + 1
     assert AccountMapping.select().where(AccountMapping.method == "suggested").count() == 1
+    before = board_of(wizard, "services")
     await pilot.press("ctrl+n")  # -> services
-    await wait_until(
-        pilot, lambda: wizard.step == "services" and wizard.query("#services MappingPanel")
-    )
+    await board_shown(pilot, wizard, "services", before)
     await pilot.press("a")
     assert ServiceMapping.select().count() >= 1
     await pilot.press("ctrl+n")  # -> review
@@ -79,7 +101,7 @@ async def test_spamtitan_end_to_end(demo) -> None:
         assert VendorAccount.select().where(VendorAccount.integration == integration).count() > 50
         # Back and forth loses nothing.
         await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: wizard.query(MappingPanel))
+        await board_shown(pilot, wizard, "accounts")
         mapped = AccountMapping.select().count()
         assert mapped > 30  # exact matches, mapped on open
         await pilot.press("ctrl+o")
@@ -129,8 +151,8 @@ async def test_mailprotector_end_to_end(demo) -> None:
         wizard.query_one("#demo-alerts").press()  # queued now, tickets once routed and mapped
         await wait_until(pilot, lambda: Alert.select().count() == 3)
         wizard.query_one("#check-connection").press()
-        await pilot.pause()
-        assert "active" in str(wizard.query_one("#connection-status").content)
+        status = wizard.query_one("#connection-status")
+        await wait_until(pilot, lambda: "active" in str(status.content))
         await pilot.press("ctrl+n")  # -> alerts
         assert wizard.step == "alerts"
         wizard.query_one("#check-permissions").press()

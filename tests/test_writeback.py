@@ -6,19 +6,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from processes import share_psa_keys, wait_while_running
 from recon_world import FAST, cw_faults, demo_external, line_for, sim_quantity
 
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
 from msp_tui.cli import main
-from msp_tui.secret_store import open_secret_store
-from msp_tui.sources import psa_secret_scope
-from msp_tui.store.db import store_id
-from msp_tui.store.models import AuditEvent, Decision, PsaAgreement, PsaConnection
+from msp_tui.store.models import AuditEvent, Decision, PsaAgreement
 from msp_tui.writeback import OutboxBusy, decide, outbox_lock, push_pending
 
 
@@ -123,23 +120,14 @@ def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
     """A real `msp-tui outbox push` process, killed with SIGKILL while its PSA call hangs."""
     demo, ctx = mapped
     db = demo.directory / "demo.db"
-    # The subprocess reads the PSA keys from the file secret store, as a cron job would.
-    connection = PsaConnection.get()
-    files = open_secret_store(store_id(), "file")
-    for name in ("public_key", "private_key"):
-        files.set(
-            psa_secret_scope(connection), name, ctx.secrets.get(psa_secret_scope(connection), name)
-        )
+    share_psa_keys(ctx)
     line = line_for(demo, RECONCILE)
     decision = decide(line, "approve", "tester")
     faults = cw_faults(demo)
     faults.log.clear()
     faults.hang = 1  # the worker's first PSA call never answers
     worker = outbox_push(db)
-    deadline = time.monotonic() + 30
-    while not faults.in_flight:
-        assert worker.poll() is None and time.monotonic() < deadline, worker.stdout.read()
-        time.sleep(0.02)
+    wait_while_running(worker, lambda: faults.in_flight)
     worker.kill()  # SIGKILL: no cleanup runs, the lock and the connection die with it
     worker.wait(timeout=10)
     faults.release_hangs()
@@ -158,6 +146,36 @@ def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
     out, _ = third.communicate(timeout=60)
     assert third.returncode == 0 and "nothing to write" in out, out
     assert len([p for m, p in faults.log if m == "PATCH"]) == 1
+
+
+def test_a_worker_killed_after_its_patch_landed_does_not_write_it_again(mapped) -> None:
+    """SIGKILL after ConnectWise carried the PATCH out and before the worker heard back: the
+    PSA holds the new quantity, the store still says pending. A restarted worker re-reads the
+    line, sees the target there and only marks it pushed."""
+    demo, ctx = mapped
+    db = demo.directory / "demo.db"
+    share_psa_keys(ctx)
+    line = line_for(demo, RECONCILE)
+    decision = decide(line, "approve", "tester")
+    faults = cw_faults(demo)
+    faults.log.clear()
+    faults.hang_after_write = 1  # the PATCH is applied, its reply held
+    worker = outbox_push(db)
+    wait_while_running(worker, lambda: faults.replies_held)
+    assert sim_quantity(demo, line) == float(line.vendor_quantity)  # the write landed
+    worker.kill()
+    worker.wait(timeout=10)
+    faults.release_hangs()
+    assert Decision.get_by_id(decision.id).state == "pending"  # the reply was never stored
+
+    faults.reset()
+    again = outbox_push(db)
+    out, _ = again.communicate(timeout=60)
+    assert again.returncode == 0, out
+    assert f"#{decision.id} pushed" in out and "already" in out, out
+    assert [p for m, p in faults.log if m == "PATCH"] == []  # not written a second time
+    assert sim_quantity(demo, line) == float(line.vendor_quantity)
+    assert Decision.get_by_id(decision.id).state == "pushed"
 
 
 async def test_one_outbox_writer_at_a_time(mapped) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 ErrorBody = Callable[[int, str], dict[str, Any]]
 LOG_LIMIT = 10_000  # a long-running demo server must not grow without bound
+WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 @dataclass
@@ -29,11 +30,16 @@ class Faults:
     unauthorized: int = 0
     forbidden: int = 0  # 403: valid credentials without the permission asked for
     hang: int = 0
+    # the next N writes (POST, PATCH, PUT, DELETE) are carried out, then their reply is held
+    # until `release_hangs`: a client killed meanwhile never learns that its write landed
+    hang_after_write: int = 0
+    replies_held: int = 0  # writes carried out whose reply is being held right now
     max_requests_per_second: float | None = None
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
     log: list[tuple[str, str]] = field(default_factory=list)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _hangs: dict[asyncio.AbstractEventLoop, asyncio.Event] = field(
         default_factory=dict, repr=False, compare=False
@@ -46,9 +52,11 @@ class Faults:
         with self._lock:
             self.latency_s = 0.0
             self.status_500 = self.rate_limit_429 = self.malformed_json = 0
-            self.unauthorized = self.forbidden = self.hang = 0
+            self.unauthorized = self.forbidden = self.hang = self.hang_after_write = 0
+            self.replies_held = 0
             self.retry_after_s = 1
             self.max_requests_per_second = None
+            self.clock = time.monotonic
             self._tokens = math.inf
             self.requests = self.in_flight = self.max_in_flight = 0
             self.log.clear()
@@ -98,13 +106,24 @@ class Faults:
         rate = self.max_requests_per_second
         if rate is None:
             return 0
-        now = time.monotonic()
+        now = self.clock()
         self._tokens = min(max(1.0, rate), self._tokens + (now - self._refilled) * rate)
         self._refilled = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return 0
         return max(1, math.ceil((1.0 - self._tokens) / rate))
+
+    def _take_hang_after_write(self, method: str) -> bool:
+        with self._lock:
+            if method in WRITES and self.hang_after_write > 0:
+                self.hang_after_write -= 1
+                return True
+            return False
+
+    def _holding(self, change: int) -> None:
+        with self._lock:
+            self.replies_held += change
 
     def _take_malformed(self) -> bool:
         with self._lock:
@@ -152,8 +171,26 @@ class FaultMiddleware:
             await self._error(send, 429, "Too Many Attempts.", retry)
         elif fault == "status_500":
             await self._error(send, 500, "Server Error")
+        elif faults._take_hang_after_write(scope["method"]):
+            await self._write_then_hang(scope, receive, send)
         else:
             await self.app(scope, receive, _Truncating(send, faults))
+
+    async def _write_then_hang(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Carry the write out, hold its reply until released, then answer as the app did."""
+        reply: list[dict] = []
+
+        async def keep(message: dict) -> None:
+            reply.append(message)
+
+        await self.app(scope, receive, keep)
+        self.faults._holding(+1)
+        try:
+            await self.faults._hang_event().wait()
+        finally:
+            self.faults._holding(-1)
+        for message in reply:
+            await send(message)
 
     async def _error(
         self, send: Callable, status: int, message: str, extra: list | None = None

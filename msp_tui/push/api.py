@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -108,21 +109,28 @@ class AlertBody(Loose):
 
 
 class RateLimiter:
-    """A token bucket per partner key: `rate` requests per second, bursts up to `rate`."""
+    """A token bucket per partner key: `rate` requests per second, bursts up to `rate` (at
+    least one request). `clock` is injectable so tests need not race a real one."""
 
-    def __init__(self, rate: float | None) -> None:
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
+        self.capacity = max(1.0, rate or 0.0)
+        self._clock = clock
         self._buckets: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        """The limit in words, for the 429 message."""
+        return f"the limit is {self.rate:g} per second"
 
     def retry_after(self, key_id: int) -> int:
         """0 to go ahead, else the seconds to wait."""
         if not self.rate:
             return 0
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
-            tokens, then = self._buckets.get(key_id, (self.rate, now))
-            tokens = min(self.rate, tokens + (now - then) * self.rate)
+            tokens, then = self._buckets.get(key_id, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - then) * self.rate)
             if tokens >= 1:
                 self._buckets[key_id] = (tokens - 1, now)
                 return 0
@@ -205,9 +213,10 @@ def caller(
         found = authenticate(gradient_token)
     except BadToken as exc:
         raise ApiError(401, str(exc)) from None
-    wait = request.app.state.limiter.retry_after(found.key_id)
+    limiter: RateLimiter = request.app.state.limiter
+    wait = limiter.retry_after(found.key_id)
     if wait:
-        raise ApiError(429, "Too many requests: the limit is 100 per second",
+        raise ApiError(429, f"Too many requests: {limiter.describe()}",
                        {"Retry-After": str(wait)})  # fmt: skip
     inbox.mark_called(found.integration)
     return found
