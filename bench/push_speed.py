@@ -6,9 +6,13 @@ Measured in one run, against `msp-tui serve` in a subprocess on a fresh SQLite s
 1. the per-key limit off (`--rate-limit 0`): accepted pushes per second, then the usage_count
    rows counted afterwards against the 201s received (lost or duplicated counts);
 2. the baseline: the same server answering the same number of requests with a wrong partner
-   key (401, no database write), to show what the HTTP round trip alone costs;
+   key (401, then 429 once the failed-authentication limit holds the address off; no database
+   write), to show what the HTTP round trip alone costs;
 3. the limit on (the default, 100 per second per key): pushes as fast as possible for 3 s, how
-   many were accepted per second and how many got 429.
+   many were accepted per second and how many got 429;
+4. GET /organization latency (p50, p99) while another client POSTs 40,000 accounts over and
+   over and another process holds the store's write lock, against the same GETs on the idle
+   server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -100,10 +105,61 @@ async def hammer(url: str, token: str, total: int, connections: int, seconds: fl
     return elapsed, statuses
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def get_latencies(url: str, token: str, count: int) -> list[float]:
+    took = []
+    with httpx.Client(base_url=url, headers={"GRADIENT-TOKEN": token}, timeout=30) as api:
+        for _ in range(count):
+            started = time.perf_counter()
+            api.get("/organization").raise_for_status()
+            took.append(time.perf_counter() - started)
+    return took
+
+
+def latency_under_stress(url: str, token: str, db: Path, count: int) -> tuple[list, list, int]:
+    """GET latencies idle, then while a 40,000-account POST repeats and a write lock is held
+    by another process; and how many big POSTs were answered meanwhile."""
+    idle = get_latencies(url, token, count)
+    body = json.dumps([{"id": n, "name": "A"} for n in range(40_000)], separators=(",", ":"))
+    stop = threading.Event()
+    posted = 0
+
+    def big_posts() -> None:
+        nonlocal posted
+        headers = {"GRADIENT-TOKEN": token, "content-type": "application/json"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as api:
+            while not stop.is_set():
+                api.post("/organization/accounts", content=body)
+                posted += 1
+
+    script = ("import sqlite3, sys, time\n"
+              "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+              "sys.stdin.read(); db.execute('ROLLBACK')\n")  # fmt: skip
+    poster = threading.Thread(target=big_posts, daemon=True)
+    poster.start()
+    time.sleep(0.5)  # let the first big POST get going before the lock is taken
+    holder = subprocess.Popen([sys.executable, "-c", script, str(db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder.stdout.readline()
+    try:
+        busy = get_latencies(url, token, count)
+    finally:
+        holder.communicate("")  # let the lock go
+        stop.set()
+        poster.join(timeout=120)
+    return idle, busy, posted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--gets", type=int, default=500, help="GETs timed idle and under stress")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp, "push.db")
@@ -125,6 +181,8 @@ def main() -> None:
                 )
                 setup.post("/organization/services", json=[{"id": "cloudfilter", "name": "CloudFilter"}])  # fmt: skip
             seconds, statuses = asyncio.run(hammer(url, token, args.pushes, args.connections))
+            idle, busy, posted = latency_under_stress(url, token, db, args.gets)
+            # After the others: past 20 failures this address is held off (429, no lookup).
             base_seconds, base_statuses = asyncio.run(
                 hammer(url, wrong, args.pushes, args.connections)
             )
@@ -155,6 +213,14 @@ def main() -> None:
         f" {args.pushes / base_seconds:,.0f} requests/s; statuses {base_statuses}"
     )
     print(f"  a stored push costs {seconds / base_seconds:.2f}x a rejected one")
+    ms = {name: (percentile(v, 0.5) * 1000, percentile(v, 0.99) * 1000)
+          for name, v in (("idle", idle), ("busy", busy))}  # fmt: skip
+    print(
+        f"GET /organization, {len(idle)} each: idle p50 {ms['idle'][0]:.1f} ms, p99"
+        f" {ms['idle'][1]:.1f} ms; during a repeated 40,000-account POST ({posted} answered) and"
+        f" a write lock held by another process: p50 {ms['busy'][0]:.1f} ms, p99"
+        f" {ms['busy'][1]:.1f} ms = {ms['busy'][1] / ms['idle'][1]:.1f}x the idle p99"
+    )
     ok, throttled = limited.get(201, 0), limited.get(429, 0)
     print(
         f"limit on (100/s per key), 3 s flat out: {ok / limited_s:,.0f} accepted/s,"

@@ -377,6 +377,21 @@ def build_parser() -> Parser:
         metavar="N",
         help="requests per second per partner key, 0 for none (default: 100)",
     )
+    serve.add_argument(
+        "--max-connections",
+        type=commands.positive_int,
+        default=1000,
+        metavar="N",
+        help="open connections at once; past it a client gets 503 (default: %(default)s, fewer"
+        " if the process may not open that many files)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        default="127.0.0.1",
+        help="comma-separated addresses of reverse proxies whose X-Forwarded-For names the"
+        " client (default: %(default)s; '*' trusts any, only behind a firewall)",
+    )
     serve.set_defaults(handler=commands.cmd_serve)
 
     mapping = add_command(

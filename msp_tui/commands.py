@@ -90,6 +90,16 @@ def parse_rate_limit(value: str) -> float:
     return rate
 
 
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
 def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:
     try:
         site = site_url(args.site)
@@ -380,7 +390,9 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     from msp_tui.alerts import alert_loop
 
     # Beside the API: the worker that makes queued alerts PSA tickets (and retries them).
-    serve_forever(sock, args.rate_limit or None, beside=lambda: alert_loop(ctx.secrets))
+    serve_forever(sock, args.rate_limit or None, beside=lambda: alert_loop(ctx.secrets),
+                  forwarded_allow_ips=args.forwarded_allow_ips,
+                  max_connections=args.max_connections)  # fmt: skip
     return 0
 
 

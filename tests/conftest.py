@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from msp_tui.cli import main
 from msp_tui.context import Context, open_context
 
 
@@ -41,3 +43,12 @@ def mapped():
 
     with mapped_demo() as found:
         yield found
+
+
+@pytest.fixture
+def partner_key(db_path: Path, capsys) -> str:
+    """A Mailprotector push integration in the store at `db_path`; its key, shown once."""
+    assert main(["--db", str(db_path), "integrations", "add", "mailprotector", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["name"] == "mailprotector" and shown["base_url"]
+    return shown["partner_key"]

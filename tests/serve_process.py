@@ -10,6 +10,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from adapters.sandbox.mailprotector import VENDOR_KEY, gradient_token
+
 START_TIMEOUT_S = 30
 
 
@@ -52,3 +56,22 @@ def start_serve(db_path: Path, *extra: str, port: int = 0) -> Served:
 def stop_serve(served: Served) -> None:
     served.process.terminate()
     served.process.wait(timeout=30)
+
+
+def api_client(served: Served, partner_key: str, vendor_key: str = VENDOR_KEY,
+               **options) -> httpx.Client:  # fmt: skip
+    """A vendor's client of the Vendor API."""
+    return httpx.Client(
+        base_url=served.api, timeout=options.pop("timeout", 30),
+        headers={"GRADIENT-TOKEN": gradient_token(vendor_key, partner_key)}, **options,
+    )  # fmt: skip
+
+
+def rejection(response: httpx.Response, status: int, message: str | None = None) -> None:
+    """A refusal in the API's shape: JSON {"statusCode", "message"}, nothing else."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json", response.text
+    body = response.json()
+    assert set(body) == {"statusCode", "message"} and body["statusCode"] == status
+    if message is not None:
+        assert body["message"] == message

@@ -209,7 +209,8 @@ def queue_alert(integration: Integration, account_id: str, body: dict[str, Any])
         )
         if vendor_account is None:
             raise UnknownRecord(f"Account with id {account_id} not found")
-        alert_id = str(body.get("alertId") or uuid.uuid4().hex)
+        given = body.get("alertId")  # 0 is an id: only a missing one is made up
+        alert_id = uuid.uuid4().hex if given is None or given == "" else str(given)
         existing = Alert.get_or_none(
             (Alert.integration == integration) & (Alert.alert_id == alert_id)
         )

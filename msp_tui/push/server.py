@@ -15,9 +15,16 @@ from typing import Any
 import uvicorn
 
 from msp_tui.push.api import DEFAULT_RATE_LIMIT, create_app
+from msp_tui.push.transport import (
+    KEEP_ALIVE_S,
+    MAX_CONNECTIONS,
+    GuardedHttpProtocol,
+    connection_cap,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
+DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1"
 log = logging.getLogger("msp_tui.push")
 
 
@@ -36,38 +43,69 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(rate_limit: float | None) -> uvicorn.Config:
+def _config(
+    rate_limit: float | None,
+    forwarded_allow_ips: str | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+) -> uvicorn.Config:
+    protocol = type("VendorApiProtocol", (GuardedHttpProtocol,),
+                    {"max_connections": connection_cap(max_connections)})  # fmt: skip
     return uvicorn.Config(
         create_app(rate_limit),
+        http=protocol,
         log_level="warning",
         access_log=False,
         lifespan="off",
         server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
+        # The client address (for the failed-authentication limit) comes from X-Forwarded-For
+        # only when the connection is from one of these: the reverse proxy.
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips or DEFAULT_FORWARDED_ALLOW_IPS,
     )
+
+
+class _Beside:
+    """A coroutine (the alert worker) in a thread and event loop of its own, so its database
+    work never holds up the Vendor API's event loop."""
+
+    def __init__(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.task = self.loop.create_task(work())
+        self.thread = threading.Thread(target=self._run, name="alert-worker", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+        self.loop.close()
+
+    def stop(self) -> None:
+        if not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(timeout=10)
 
 
 def serve_forever(
     sock: socket.socket,
     rate_limit: float | None = DEFAULT_RATE_LIMIT,
     beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    forwarded_allow_ips: str | None = None,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> None:
-    """Serve until interrupted; `beside` (such as the alert worker's loop) runs as a task in the
-    same event loop and is cancelled when the server stops."""
-    server = uvicorn.Server(_config(rate_limit))
-
-    async def main() -> None:
-        task = asyncio.create_task(beside()) if beside else None
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
-        runner.run(main())
+    """Serve until interrupted; `beside` (such as the alert worker's loop) runs in a thread of
+    its own and is cancelled when the server stops."""
+    server = uvicorn.Server(_config(rate_limit, forwarded_allow_ips, max_connections))
+    worker = _Beside(beside) if beside else None
+    try:
+        with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+            runner.run(server.serve(sockets=[sock]))
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 class BackgroundServer:
