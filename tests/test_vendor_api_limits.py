@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -294,3 +295,16 @@ def test_untrusted_text_dates_and_ids(served: Served, partner_key: str, db_path:
         assert again.json()["messageId"] == first.json()["messageId"]
         other = api.post(alert, json={"title": "Disk full"})  # none given: a new one each time
         assert other.json()["messageId"] != first.json()["messageId"]
+
+
+def test_an_internal_error_is_json_500_without_detail(
+    served: Served, partner_key: str, db_path: Path
+) -> None:
+    with api_client(served, partner_key) as api:
+        api.post("/organization/accounts", json=[{"id": "a1", "name": "Acme"}])
+        with sqlite3.connect(db_path) as raw:  # a store broken behind the server's back
+            raw.execute("ALTER TABLE alert RENAME TO alert_gone")
+        failed = api.post("/alerting/a1", json={"title": "Disk full"})
+        rejection(failed, 500, "Internal error: try again later")
+        assert "alert" not in failed.text.lower().replace("alerting", "")
+        assert api.get("/organization").status_code == 200  # and it goes on answering

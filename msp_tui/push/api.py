@@ -304,4 +304,6 @@ def _errors_as_json(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-        return error(500, "Internal error: the request was not applied; try again later")
+        # uvicorn closes the connection after an unhandled error: say so, lest it be reused.
+        return error(500, "Internal error: try again later",
+                     {"Connection": "close"})  # fmt: skip
