@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from adapters.errors import AdapterError, MalformedResponse, Secret
+from adapters.errors import AdapterError, MalformedResponse, Secret, register_secret
 from adapters.http import HttpClient, RetryPolicy
 from adapters.records import (
     Board,
@@ -37,9 +37,14 @@ def site_url(site: str) -> str:
     site = site.strip().rstrip("/")
     if "://" not in site:
         site = f"https://{site}"
-    url = httpx.URL(site)
+    try:
+        url = httpx.URL(site)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a URL ({exc})") from None
     if not url.host:
         raise ValueError(f"not a URL: {site!r}")
+    if url.userinfo:
+        raise ValueError("the URL carries a user name or password: the keys go elsewhere")
     if url.scheme != "https" and not (url.scheme == "http" and url.host in LOOPBACK_HOSTS):
         raise ValueError(f"{site}: ConnectWise needs https (http only for 127.0.0.1)")
     return site
@@ -56,7 +61,11 @@ class ConnectWiseCredentials:
 
     def authorization(self) -> str:
         raw = f"{self.company_id}+{self.public_key.reveal()}:{self.private_key.reveal()}"
-        return "Basic " + base64.b64encode(raw.encode()).decode()
+        encoded = base64.b64encode(raw.encode()).decode()
+        # Masked wherever it might come back: an error that echoes the header, a log line.
+        register_secret(raw)
+        register_secret(encoded)
+        return "Basic " + encoded
 
 
 def _date(value: Any) -> date | None:

@@ -8,6 +8,7 @@ own exceptions (with request details) do not ride along in tracebacks.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 
@@ -54,13 +55,23 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
+# user:password@ in a URL, and query parameters that carry a credential
+_URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
+_URL_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:api[_-]?key|key|token|access_token|secret|password|passwd|pwd)=)[^&\s#]+"
+)
+
+
 def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """`text` with every registered secret (in every form it is sent in), the user and password
+    of a URL, and credential query parameters replaced by ********."""
     with _lock:
         values = sorted(_secrets.union(extra), key=len, reverse=True)
     for value in values:
         if value and value in text:
             text = text.replace(value, MASK)
-    return text
+    text = _URL_USERINFO.sub(MASK + "@", text)
+    return _URL_QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
 class RedactingFilter(logging.Filter):
@@ -72,6 +83,13 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Masks secrets in the whole formatted record: the message, and the traceback too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class AdapterError(Exception):

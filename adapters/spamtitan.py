@@ -37,9 +37,14 @@ def normalise_base_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if not url.startswith(("https://", "http://")):
         url = f"https://{url}"
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a URL ({exc})") from None
     if not parsed.host:
         raise ValueError(f"not a URL: {url!r}")
+    if parsed.userinfo:
+        raise ValueError("the URL carries a user name or password: give the API key instead")
     return url if url.endswith("/restapi") else f"{url}/restapi"
 
 

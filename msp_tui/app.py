@@ -10,6 +10,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import HelpPanel
 
@@ -20,6 +21,7 @@ from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
 from msp_tui.push.server import DEFAULT_PORT, BackgroundServer
 from msp_tui.sync import Mode, SyncOutcome, SyncSource, sync_sources
+from msp_tui.untrusted import printable
 from msp_tui.writeback import (
     DecisionError,
     OutboxBusy,
@@ -110,6 +112,13 @@ class MspTuiApp(App[None]):
         self._outbox_busy = False
         self._alerts_busy = False
         self._outbox_again = False
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
+        """Every toast, from any screen: its text often carries what a vendor or the PSA said
+        (an error), so it is shown as written, control characters escaped, never as markup."""
+        super().notify(printable(message, lines=True), title=printable(title),
+                       severity=severity, timeout=timeout, markup=False)  # fmt: skip
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())

@@ -6,7 +6,9 @@ Exit codes: 0 done, 1 the work failed (the message says why), 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import re
 import sys
@@ -15,11 +17,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from adapters.errors import redact
 from msp_tui import __version__, commands
 from msp_tui.context import Context, open_context
-from msp_tui.logs import setup_logging
+from msp_tui.logs import log_path, setup_logging
+from msp_tui.output import OutputError, write_text
 from msp_tui.secret_store import SecretStoreError
-from msp_tui.store.db import StoreError, latest_schema_version, schema_version
+from msp_tui.store.db import (
+    StoreError,
+    latest_schema_version,
+    readable_by_others,
+    schema_version,
+)
+from msp_tui.untrusted import printable
 
 PROG = "msp-tui"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -62,6 +72,10 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
         width = max(map(len, facts))
         for key, value in facts.items():
             print(f"{key.replace('_', ' '):<{width}}  {value}")
+    mode = readable_by_others(ctx.location)
+    if mode is not None:
+        print(f"{PROG}: warning: the store is readable by other users (mode {mode:04o});"
+              f" chmod 600 {ctx.location.display}", file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 
@@ -74,8 +88,7 @@ def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
         psa = csvio.read_parties(args.psa)
         prior = csvio.read_prior(args.mapped) if args.mapped else []
     except csvio.InputError as exc:
-        print(f"{PROG} match: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise commands.UsageError(f"match: {exc}") from None
     decisions = match_accounts(vendors, psa, prior)
     if args.json:
         text = (
@@ -98,8 +111,8 @@ def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
             + "\n"
         )
     else:
-        text = csvio.format_decisions(decisions)
-    csvio.write_text(args.out, text)
+        text = csvio.format_decisions(decisions, raw=args.raw)
+    write_text(args.out, text)
     if args.out is not None and str(args.out) != "-":
         counts = {k: sum(d.decision == k for d in decisions) for k in ("auto", "suggested", "none")}
         print(
@@ -182,6 +195,11 @@ def build_parser() -> Parser:
         "--out", type=Path, metavar="OUT.csv", help="where to write (default: stdout)"
     )
     match.add_argument(
+        "--raw", action="store_true",
+        help="ids exactly as read: no ' before one that starts with = + - @, control"
+        " characters not escaped",
+    )  # fmt: skip
+    match.add_argument(
         "--mapped",
         type=Path,
         metavar="M.csv",
@@ -201,8 +219,9 @@ def build_parser() -> Parser:
     cw = psa_kinds.add_parser(
         "set", help="set the ConnectWise Manage connection", parents=[common],
         description="Save the ConnectWise Manage connection after checking it with a real"
-        " call (/system/info). The private key is read from the environment variable named by"
-        " --private-key-env, or from a hidden prompt; it is kept in the secret store.",
+        " call (/system/info). The keys are read from the environment variables named by"
+        " --public-key-env and --private-key-env, or from hidden prompts; they are kept in the"
+        " secret store.",
     )  # fmt: skip
     cw.add_argument("psa_vendor", choices=["connectwise"], metavar="connectwise")
     cw.add_argument(
@@ -212,7 +231,16 @@ def build_parser() -> Parser:
         help="https://HOST (http://127.0.0.1:PORT for a local simulator)",
     )
     cw.add_argument("--company", required=True, metavar="ID", help="the ConnectWise company id")
-    cw.add_argument("--public-key", required=True, metavar="K")
+    public = cw.add_mutually_exclusive_group()
+    public.add_argument(
+        "--public-key", metavar="K",
+        help="the API member's public key (on the command line `ps` shows it: prefer"
+        " --public-key-env, or leave both out to be asked)",
+    )  # fmt: skip
+    public.add_argument(
+        "--public-key-env", metavar="VAR",
+        help="environment variable holding the public key (else --public-key, else a prompt)",
+    )  # fmt: skip
     cw.add_argument("--client-id", required=True, metavar="ID", help="your integration's clientId")
     cw.add_argument(
         "--private-key-env",
@@ -468,6 +496,10 @@ def build_parser() -> Parser:
     usage.add_argument("--format", choices=["csv", "json"], default="csv")
     usage.add_argument("--out", "--output", dest="out", type=Path, metavar="FILE",
                        help="default: stdout")  # fmt: skip
+    usage.add_argument("--raw", action="store_true",
+                       help="CSV cells exactly as stored: no ' before a cell that starts with"
+                       " = + - @ (which a spreadsheet would run as a formula), control"
+                       " characters not escaped")  # fmt: skip
     usage.set_defaults(handler=commands.cmd_export_usage)
     tables = {
         "reconciliation": (
@@ -502,8 +534,12 @@ def build_parser() -> Parser:
         table.add_argument("--format", choices=["csv", "json"], default="csv",
                            help="default: csv")  # fmt: skip
         table.add_argument("-o", "--output", "--out", dest="out", type=Path, metavar="FILE",
-                           help="write FILE whole (a temp file renamed into place);"
-                           " default: stdout")  # fmt: skip
+                           help="write FILE whole (a temp file renamed into place; a FIFO or"
+                           " device is written through); default: stdout")  # fmt: skip
+        table.add_argument("--raw", action="store_true",
+                           help="CSV cells exactly as stored: no ' before a cell that starts with"
+                           " = + - @ (which a spreadsheet would run as a formula), control"
+                           " characters not escaped")  # fmt: skip
         table.set_defaults(handler=commands.cmd_export_table)
     return parser
 
@@ -542,31 +578,56 @@ def run_tui(ctx: Context, serve_port: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # here, not at exit: a full disk is a message, not a traceback
+        return code
+    except commands.UsageError as exc:
+        return _fail(exc, EXIT_USAGE)
+    except (commands.CommandError, StoreError, SecretStoreError, OutputError) as exc:
+        return _fail(exc, EXIT_FAILED)
+    except BrokenPipeError:  # `msp-tui outbox list | head`: the reader has had enough
+        _stdout_to_devnull()
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:  # standard output on a full disk, a vanished terminal
+        _stdout_to_devnull()
+        return _fail(f"cannot write the output: {exc.strerror or exc}", EXIT_FAILED)
+    except Exception as exc:
+        logging.getLogger("msp_tui").exception("unexpected error")
+        return _fail(f"unexpected error ({type(exc).__name__}: {redact(str(exc))});"
+                     f" the details are in {log_path()}", EXIT_FAILED)  # fmt: skip
+
+
+def _run(args: argparse.Namespace) -> int:
     handler: Callable[[Context | None, argparse.Namespace], int] | None = getattr(
         args, "handler", None
     )
     if handler is not None and not getattr(args, "needs_store", True):
         return handler(None, args)
     setup_logging(getattr(args, "verbose", False))
-    try:
-        ctx = open_context(getattr(args, "db", None))
-    except (StoreError, SecretStoreError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    ctx = open_context(getattr(args, "db", None))
     try:
         if handler is None:
             return run_tui(ctx, args.serve_port)
         return handler(ctx, args)
-    except commands.UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (commands.CommandError, StoreError, SecretStoreError) as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
     finally:
         ctx.close()
+
+
+def _fail(reason: object, code: int) -> int:
+    with contextlib.suppress(OSError):
+        print(f"{PROG}: {printable(redact(str(reason)))}", file=sys.stderr)
+    return code
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe or a failed write, point stdout at /dev/null so that the flush at
+    exit does not fail again (the recipe in Python's signal module docs)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import getpass
-import io
 import json
 import math
 import os
@@ -14,7 +12,7 @@ import sys
 from typing import Any
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials, site_url
-from adapters.errors import AdapterError, Secret
+from adapters.errors import AdapterError, Secret, redact
 from adapters.spamtitan import normalise_base_url
 from msp_tui import connect
 from msp_tui.context import Context
@@ -34,6 +32,7 @@ from msp_tui.store.models import (
     VendorService,
 )
 from msp_tui.sync import SyncEvent, SyncOutcome, SyncSource, sync_sources
+from msp_tui.untrusted import printable
 
 MODULES = ("billing", "alerts")
 
@@ -64,7 +63,13 @@ def read_secret(env_var: str | None, prompt: str) -> Secret:
 
 def notice_secrets(ctx: Context) -> None:
     if ctx.secrets.notice:
-        print(f"msp-tui: {ctx.secrets.notice}", file=sys.stderr)
+        say(f"msp-tui: {ctx.secrets.notice}", file=sys.stderr)
+
+
+def say(text: str, file=None, flush: bool = False) -> None:
+    """A human-readable line: whatever vendor, PSA or operator text it carries is shown with
+    its control characters escaped (see msp_tui.untrusted)."""
+    print(printable(text), file=file, flush=flush)
 
 
 def parse_modules(value: str) -> str:
@@ -104,9 +109,12 @@ def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:
     try:
         site = site_url(args.site)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--site {args.site!r}: {exc}") from None
+    if args.public_key:
+        public_key = Secret(args.public_key)
+    else:
+        public_key = read_secret(args.public_key_env, "ConnectWise public key")
     private_key = read_secret(args.private_key_env, "ConnectWise private key")
-    public_key = Secret(args.public_key)
     credentials = ConnectWiseCredentials(
         site, args.company, public_key, private_key, args.client_id, args.codebase
     )
@@ -130,7 +138,7 @@ def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:
     ctx.secrets.set(scope, "public_key", public_key.reveal())
     ctx.secrets.set(scope, "private_key", private_key.reveal())
     checked = "" if args.no_check else " (credentials checked)"
-    print(f"ConnectWise connection '{args.name}' saved{checked}; next: msp-tui sync --all")
+    say(f"ConnectWise connection '{args.name}' saved{checked}; next: msp-tui sync --all")
     return 0
 
 
@@ -144,7 +152,7 @@ def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> in
     try:
         normalise_base_url(args.url)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--url: {redact(str(exc))}") from None
     if Integration.get_or_none(Integration.name == name) is not None:
         raise UsageError(f"an integration named '{name}' exists; choose another --name")
     api_key = read_secret(args.api_key_env, "SpamTitan API key")
@@ -159,29 +167,39 @@ def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> in
         ctx.secrets, name, args.url, api_key, args.modules, checked=not args.no_check
     )
     seen = f"; it sees {groups} domain groups" if groups is not None else ""
-    print(f"SpamTitan integration '{name}' added{seen}; next: msp-tui sync {name}")
+    say(f"SpamTitan integration '{name}' added{seen}; next: msp-tui sync {name}")
     return 0
 
 
 def cmd_integrations_list(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.exports import utc_iso
+
     summaries = integration_summaries()
     if args.json:
         print(json.dumps([
             {"name": s.name, "vendor": s.vendor, "kind": s.kind, "status": s.status,
              "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
              "accounts": s.accounts, "services": s.services,
-             "unmapped_accounts": s.unmapped_accounts}
+             "unmapped_accounts": s.unmapped_accounts,
+             "last_run": None if s.last_run is None else {
+                 "state": s.last_run.state, "started_at": utc_iso(s.last_run.started_at),
+                 "error": s.last_run.error}}
             for s in summaries
         ], indent=2))  # fmt: skip
         return 0
     if not summaries:
-        print("No integrations yet. Add one: msp-tui integrations add spamtitan --help")
+        say("No integrations yet. Add one: msp-tui integrations add spamtitan --help")
         return 0
-    print(f"{'NAME':<20} {'VENDOR':<14} {'STATUS':<14} {'LAST SYNC':<17} ACCOUNTS  UNMAPPED")
+    say(f"{'NAME':<20} {'VENDOR':<14} {'STATUS':<14} {'LAST SYNC':<17} ACCOUNTS  UNMAPPED")
     for s in summaries:
         last = s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "never"
-        print(f"{s.name:<20} {s.vendor_title:<14} {s.status_title:<14} {last:<17}"
+        say(f"{s.name:<20} {s.vendor_title:<14} {s.status_title:<14} {last:<17}"
               f" {s.accounts:>8}  {s.unmapped_accounts:>8}")  # fmt: skip
+        run = s.last_run
+        if run is not None and run.state in ("failed", "interrupted"):
+            when = run.started_at.strftime("%Y-%m-%d %H:%M")
+            why = f": {run.error}" if run.state == "failed" else " (its process ended first)"
+            say(f"  last sync {run.state} {when} UTC{why}; try again: msp-tui sync {s.name}")
     return 0
 
 
@@ -204,10 +222,10 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
         for o in outcomes:
             if o.ok:
                 figures = ", ".join(f"{v} {k}" for k, v in o.counts.items())
-                print(f"{o.source}: ok in {o.seconds:.1f} s ({figures})")
+                say(f"{o.source}: ok in {o.seconds:.1f} s ({figures})")
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
-        print(f"msp-tui: sync of {o.source} failed: {o.error}", file=sys.stderr)
+        say(f"msp-tui: sync of {o.source} failed: {o.error}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -288,18 +306,10 @@ def latest_usage() -> list[dict[str, Any]]:
 
 
 def cmd_export_usage(ctx: Context, args: argparse.Namespace) -> int:
-    rows = latest_usage()
-    if args.format == "json":
-        text = json.dumps(rows, indent=2) + "\n"
-    else:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, USAGE_HEADER, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = out.getvalue()
-    from msp_tui.matching.csvio import write_text
+    from msp_tui.exports import render
+    from msp_tui.output import write_text
 
-    write_text(args.out, text)
+    write_text(args.out, render(latest_usage(), USAGE_HEADER, args.format, raw=args.raw))
     return 0
 
 
@@ -316,15 +326,17 @@ def _show_partner_key(name: str, key: str, base_url: str, as_json: bool, rotated
         print(json.dumps({"name": name, "partner_key": key, "base_url": base_url}))
         return
     what = "New partner key" if rotated else "Partner key"
-    print(f"{what} for '{name}' (shown once, it cannot be shown again; copy it now):\n")
-    print(f"    {key}\n")
-    print(f"Vendor API base URL: {base_url}")
-    print("Next steps in the Mailprotector Console:")
-    print("  1. Integrations > Gradient MSP: paste the partner key and click Enable.")
-    print("  2. Link the customers you bill, then click Update Counts.")
-    print(f"  3. Keep the Vendor API reachable at {base_url}: run 'msp-tui serve' (or the TUI).")
+    say(f"{what} for '{name}' (shown once, it cannot be shown again; copy it now):")
+    say("")
+    say(f"    {key}")
+    say("")
+    say(f"Vendor API base URL: {base_url}")
+    say("Next steps in the Mailprotector Console:")
+    say("  1. Integrations > Gradient MSP: paste the partner key and click Enable.")
+    say("  2. Link the customers you bill, then click Update Counts.")
+    say(f"  3. Keep the Vendor API reachable at {base_url}: run 'msp-tui serve' (or the TUI).")
     if rotated:
-        print("The previous key stopped working just now.")
+        say("The previous key stopped working just now.")
 
 
 def cmd_integrations_add_mailprotector(ctx: Context, args: argparse.Namespace) -> int:
@@ -373,7 +385,7 @@ def cmd_integrations_disconnect(ctx: Context, args: argparse.Namespace) -> int:
         integration.delete_instance(recursive=False)  # the store cascades to its rows
     for secret in ("api_key",):
         ctx.secrets.delete(integration.name, secret)
-    print(f"Disconnected '{integration.name}': {accounts} vendor accounts deleted.")
+    say(f"Disconnected '{integration.name}': {accounts} vendor accounts deleted.")
     return 0
 
 
@@ -385,7 +397,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     host, port = sock.getsockname()[:2]
-    print(f"Vendor API listening on http://{host}:{port}/api/vendor-api"
+    say(f"Vendor API listening on http://{host}:{port}/api/vendor-api"
           f" (database {ctx.location.display}); Ctrl-C stops", flush=True)  # fmt: skip
     from msp_tui.alerts import alert_loop
 
@@ -441,9 +453,9 @@ def cmd_map_accounts(ctx: Context, args: argparse.Namespace) -> int:
     verb = "Would map" if args.dry_run else "Mapped"
     for m in made:
         score = f" {m['score']:.1f}" if m["score"] is not None else ""
-        print(f"{verb} {m['vendor_account']} ({m['vendor_account_id']}) -> {m['psa_company']}"
+        say(f"{verb} {m['vendor_account']} ({m['vendor_account_id']}) -> {m['psa_company']}"
               f" (#{m['psa_company_id']}): {m['method']}{score}")  # fmt: skip
-    print(
+    say(
         f"{integration.name}: {len(made)} accounts"
         f" {'would be mapped' if args.dry_run else 'mapped now'} ({len(exact)} exact,"
         f" {len(near)} near name); {counts.unmapped} still unmapped, {counts.suggested} of them"
@@ -521,7 +533,7 @@ def cmd_map_account(ctx: Context, args: argparse.Namespace) -> int:
     company = live[0]
     current = AccountMapping.get_or_none(AccountMapping.vendor_account == account)
     if current is not None and current.psa_company_id == company.id:
-        print(f"{account.name} ({account.external_id}) is already mapped to {company.name}"
+        say(f"{account.name} ({account.external_id}) is already mapped to {company.name}"
               f" (#{company.external_id}); nothing changed")  # fmt: skip
         return 0
     was = ""
@@ -530,7 +542,7 @@ def cmd_map_account(ctx: Context, args: argparse.Namespace) -> int:
     board = _one_entry_board(integration, "accounts", account, company)
     board.pair(account.id, company.id, "manual")
     included = "; it is no longer excluded" if account.excluded else ""
-    print(f"Mapped {account.name} ({account.external_id}) -> {company.name}"
+    say(f"Mapped {account.name} ({account.external_id}) -> {company.name}"
           f" (#{company.external_id}){was}{included}")  # fmt: skip
     return 0
 
@@ -587,14 +599,14 @@ def cmd_map_service(ctx: Context, args: argparse.Namespace) -> int:
         (ServiceMapping.vendor_service == service) & (ServiceMapping.psa_product == product)
     )
     if exists is not None:
-        print(f"{service.name} ({service.external_id}) is already mapped to {product.identifier};"
+        say(f"{service.name} ({service.external_id}) is already mapped to {product.identifier};"
               " nothing changed")  # fmt: skip
         return 0
     board = _one_entry_board(integration, "services", service, product)
     board.pair(service.id, product.id, "manual")
     others = ServiceMapping.select().where(ServiceMapping.vendor_service == service).count() - 1
     also = f" (and {others} other product{'s' if others > 1 else ''})" if others else ""
-    print(f"Mapped {service.name} ({service.external_id}) -> {product.identifier}{also}")
+    say(f"Mapped {service.name} ({service.external_id}) -> {product.identifier}{also}")
     return 0
 
 
@@ -603,7 +615,7 @@ def cmd_map_service(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
     from msp_tui import exports
-    from msp_tui.matching.csvio import write_text
+    from msp_tui.output import write_text
 
     if args.what == "reconciliation":
         rows = exports.reconciliation_rows(with_sources=args.format == "json")
@@ -612,13 +624,9 @@ def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
         rows, header = exports.mapping_rows(), exports.MAPPINGS_HEADER
     else:
         rows, header = exports.audit_rows(), exports.AUDIT_HEADER
-    text = exports.render(rows, header, args.format)
-    try:
-        write_text(args.out, text)
-    except OSError as exc:
-        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    write_text(args.out, exports.render(rows, header, args.format, raw=args.raw))
     if args.out is not None and str(args.out) != "-":
-        print(f"{len(rows)} {args.what} rows written to {args.out}", file=sys.stderr)
+        say(f"{len(rows)} {args.what} rows written to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -646,11 +654,11 @@ def cmd_outbox_list(ctx: Context, args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, default=json_default))
         return 0
     if not rows:
-        print("nothing waiting: every decision has been written")
+        say("nothing waiting: every decision has been written")
     for r in rows:
         target = "" if r["target_quantity"] is None else f" -> {r['target_quantity']}"
         why = f" ({r['error']})" if r["error"] else ""
-        print(f"#{r['id']} {r['state']:<9} {r['action']:<8} {r['company']} /"
+        say(f"#{r['id']} {r['state']:<9} {r['action']:<8} {r['company']} /"
               f" {r['product_identifier']}: {r['psa_quantity_seen']}{target}{why}")  # fmt: skip
     return 0
 
@@ -668,12 +676,12 @@ def cmd_outbox_push(ctx: Context, args: argparse.Namespace) -> int:
                           for r in results], indent=2))  # fmt: skip
     else:
         if not results:
-            print("nothing to write")
+            say("nothing to write")
         for r in results:
-            print(f"#{r.decision_id} {r.state}: {r.message}")
+            say(f"#{r.decision_id} {r.state}: {r.message}")
     trouble = [r for r in results if r.state != "pushed"]
     for r in trouble:
-        print(f"msp-tui: decision #{r.decision_id} {r.state}: {r.message}", file=sys.stderr)
+        say(f"msp-tui: decision #{r.decision_id} {r.state}: {r.message}", file=sys.stderr)
     return 1 if trouble else 0
 
 
@@ -695,10 +703,10 @@ def cmd_alerts_list(ctx: Context, args: argparse.Namespace) -> int:
         } for r in rows], indent=2))  # fmt: skip
         return 0
     if not rows:
-        print("no alerts" + (f" {args.state}" if args.state else ""))
+        say("no alerts" + (f" {args.state}" if args.state else ""))
     for r in rows:
         outcome = f"ticket #{r.ticket_id}" if r.ticket_id else (r.last_error or "")
-        print(f"{utc_iso(r.created_at)}  {r.state:<7}  {r.integration} / {r.account}: {r.title}"
+        say(f"{utc_iso(r.created_at)}  {r.state:<7}  {r.integration} / {r.account}: {r.title}"
               + (f"  ({outcome})" if outcome else ""))  # fmt: skip
     return 0
 
@@ -716,7 +724,7 @@ def cmd_alerts_retry(ctx: Context, args: argparse.Namespace) -> int:
                            "message": r.message} for r in results], indent=2))  # fmt: skip
     else:
         if not results:
-            print("another msp-tui is making the tickets now" if waiting else "nothing to do")
+            say("another msp-tui is making the tickets now" if waiting else "nothing to do")
         for r in results:
-            print(f"alert {r.alert_id}: {r.state}: {r.message}")
+            say(f"alert {r.alert_id}: {r.state}: {r.message}")
     return 1 if any(r.state == "failed" for r in results) else 0

@@ -26,6 +26,7 @@ from msp_tui.store.models import (
     VendorAccount,
     VendorService,
 )
+from msp_tui.untrusted import csv_cell, printable
 
 RECONCILIATION_HEADER = [
     "company_id", "company_name", "product_identifier", "vendor_quantity", "psa_quantity",
@@ -174,16 +175,18 @@ def audit_rows() -> list[dict[str, Any]]:
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, raw: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
         return format(value, "f")
-    if isinstance(value, float):  # a match score
-        return f"{value:.1f}"
+    if isinstance(value, float | int):  # a match score, an id, a quantity
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = str(value)
+    return text if raw else printable(csv_cell(text), lines=True)
 
 
 def json_default(value: Any) -> Any:
@@ -192,12 +195,19 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def render(rows: Sequence[dict[str, Any]], header: Sequence[str], fmt: str) -> str:
+def render(rows: Sequence[dict[str, Any]], header: Sequence[str], fmt: str,
+           raw: bool = False) -> str:  # fmt: skip
+    """CSV or JSON text. CSV cells that would start a spreadsheet formula are neutralised and
+    control characters shown as escapes, unless `raw`; JSON is always exact."""
     if fmt == "json":
-        return json.dumps(list(rows), indent=2, default=json_default, ensure_ascii=False) + "\n"
+        return json.dumps(list(rows), indent=2, default=json_default) + "\n"
+    return csv_text([[_cell(row.get(column), raw) for column in header] for row in rows],
+                    header)  # fmt: skip
+
+
+def csv_text(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in header])
+    writer.writerows(rows)
     return out.getvalue()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from adapters.errors import RedactingFilter
+from adapters.errors import RedactingFilter, RedactingFormatter
 from msp_tui.paths import APP_NAME
 
 
@@ -35,7 +35,7 @@ def setup_logging(verbose: bool = False) -> Path:
         old.close()
     for handler in handlers:
         handler._msp_tui = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     return path

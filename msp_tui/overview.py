@@ -21,6 +21,7 @@ from msp_tui.store.models import (
     VendorAccount,
     VendorService,
 )
+from msp_tui.store.runs import run_state
 
 VENDOR_TITLES = {"spamtitan": "SpamTitan", "mailprotector": "Mailprotector"}
 STATUS_TITLES = {
@@ -34,6 +35,25 @@ STATUS_TITLES = {
 
 
 @dataclass(frozen=True)
+class LastRun:
+    """The latest sync run of a source: ok, failed, running or interrupted."""
+
+    state: str
+    started_at: datetime
+    error: str | None
+
+
+def last_runs() -> dict[int, LastRun]:
+    """The latest sync run of each pull integration, by integration id."""
+    newest = (SyncRun.select(fn.MAX(SyncRun.id)).where(SyncRun.integration.is_null(False))
+              .group_by(SyncRun.integration))  # fmt: skip
+    return {
+        run.integration_id: LastRun(run_state(run), run.started_at, run.error)
+        for run in SyncRun.select().where(SyncRun.id.in_(newest))
+    }
+
+
+@dataclass(frozen=True)
 class IntegrationSummary:
     name: str
     vendor: str
@@ -44,6 +64,7 @@ class IntegrationSummary:
     services: int
     unmapped_accounts: int
     failed_alerts: int = 0
+    last_run: LastRun | None = None
 
     @property
     def vendor_title(self) -> str:
@@ -110,6 +131,7 @@ def integration_summaries() -> list[IntegrationSummary]:
         .group_by(Alert.integration)
         .tuples()
     )
+    runs = last_runs()
     return [
         IntegrationSummary(
             name=i.name,
@@ -121,6 +143,7 @@ def integration_summaries() -> list[IntegrationSummary]:
             services=per_service.get(i.id, 0),
             unmapped_accounts=per_account.get(i.id, (0, 0))[1],
             failed_alerts=failed_alerts.get(i.id, 0),
+            last_run=runs.get(i.id),
         )
         for i in Integration.select().order_by(Integration.name)
     ]

@@ -12,13 +12,16 @@ mapped) and skips the PSA catalog once it has been read; `full` reads everything
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from adapters.errors import AdapterError
+from peewee import DatabaseError, InterfaceError, OperationalError
+
+from adapters.errors import AdapterError, redact
 from adapters.records import (
     PsaAdditionRecord,
     PsaAgreementRecord,
@@ -44,8 +47,10 @@ from msp_tui.store.models import (
     VendorService,
     utcnow,
 )
+from msp_tui.store.runs import this_runner
 
 Mode = Literal["quick", "full"]
+log = logging.getLogger("msp_tui.sync")
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,10 @@ def _quiet(_: SyncEvent) -> None:
     pass
 
 
+def _start(**source) -> SyncRun:
+    return SyncRun.create(runner=this_runner(), **source)
+
+
 async def _run(
     source: str,
     run: SyncRun,
@@ -87,15 +96,26 @@ async def _run(
         counts = await fetch_and_write(progress)  # type: ignore[misc]
     except (AdapterError, SourceError) as exc:
         error = str(exc)
+    except (OperationalError, InterfaceError, DatabaseError) as exc:  # disk full, locked too long
+        error = f"the store could not be written ({redact(str(exc))}); the last good data stands"
+        log.error("sync of %s: %s", source, error)
+    except Exception as exc:  # anything else still ends the run as failed, never `running`
+        error = f"unexpected error ({type(exc).__name__}: {redact(str(exc))})"
+        log.exception("sync of %s failed", source)
     else:
         error = None
     seconds = time.monotonic() - started
     run.status = "failed" if error else "ok"
-    run.error = error
+    run.error = redact(error) if error else None
     run.finished_at = utcnow()
     run.duration_s = seconds
     run.counts = {} if error else counts
-    await asyncio.to_thread(run.save)
+    try:
+        await asyncio.to_thread(run.save)
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        # Even the failure cannot be written (a full disk): the row stays `running` and is
+        # shown as interrupted once this process has gone.
+        log.error("sync of %s: its outcome could not be recorded: %s", source, exc)
     progress(SyncEvent(source, "failed" if error else "done"))
     return SyncOutcome(source, error is None, {} if error else dict(counts), seconds, error)
 
@@ -112,7 +132,7 @@ async def sync_psa(
     adapter_options: dict | None = None,
 ) -> SyncOutcome:
     source = f"psa:{connection.name}"
-    run = await asyncio.to_thread(SyncRun.create, psa_connection=connection, mode=mode)
+    run = await asyncio.to_thread(_start, psa_connection=connection, mode=mode)
 
     async def fetch_and_write(progress: Progress) -> dict[str, int]:
         adapter = psa_adapter(connection, secrets, **(adapter_options or {}))
@@ -256,7 +276,7 @@ async def sync_pull(
     adapter_options: dict | None = None,
 ) -> SyncOutcome:
     source = integration.name
-    run = await asyncio.to_thread(SyncRun.create, integration=integration, mode=mode)
+    run = await asyncio.to_thread(_start, integration=integration, mode=mode)
 
     async def fetch_and_write(progress: Progress) -> dict[str, int]:
         adapter = pull_adapter(integration, secrets, **(adapter_options or {}))

@@ -6,13 +6,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from msp_tui.alerts import AlertRow, alert_counts, alert_rows, retry_now
 from screens.indicator import AppHeader
 from screens.pairing import PairingList
+from screens.shown import plain, shown
 
 ALERTS_HELP = """\
 ## Alerts
@@ -47,7 +47,7 @@ def format_alert(row: AlertRow, width: int) -> Content:
     ticket = f"#{row.ticket_id}" if row.ticket_id else ""
     right = f" {ticket:>8} {when}"
     room = max(1, width - len(state) - len(right) - 1)
-    text = f"{row.account}: {row.title}"
+    text = f"{plain(row.account)}: {plain(row.title)}"
     text = text if len(text) <= room else text[: room - 1] + "…"
     return Content.assemble((state, STATE_STYLES.get(row.state, "")), " ", text.ljust(room), right)
 
@@ -103,14 +103,14 @@ class AlertsScreen(Screen):
             detail.update(NO_ALERTS)
             return
         lines = [
-            f"[b]{escape(row.title)}[/b] · priority {row.priority}",
-            f"{escape(row.integration)} · {escape(row.account)} ({escape(row.account_external_id)})"
-            f" · alert {escape(row.alert_id)} · received {row.created_at:%Y-%m-%d %H:%M} UTC",
+            f"[b]{shown(row.title)}[/b] · priority {row.priority}",
+            f"{shown(row.integration)} · {shown(row.account)} ({shown(row.account_external_id)})"
+            f" · alert {shown(row.alert_id)} · received {row.created_at:%Y-%m-%d %H:%M} UTC",
         ]
         if row.state == "created":
             lines.append(f"Ticket #{row.ticket_id} in the PSA.")
         elif row.state == "failed":
-            lines.append(f"[$error]Failed[/]: {escape(row.last_error or '?')}")
+            lines.append(f"[$error]Failed[/]: {shown(row.last_error or '?')}")
             if row.next_attempt_at is not None:
                 lines.append(f"Next try {row.next_attempt_at:%H:%M:%S} UTC (t: now).")
         else:

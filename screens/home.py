@@ -22,6 +22,7 @@ from msp_tui.overview import (
 from msp_tui.reconcile import ReviewSummary, review_summary
 from msp_tui.writeback import current_period
 from screens.indicator import AppHeader
+from screens.shown import shown
 
 EMPTY_STATE = """\
 [b]No integrations yet.[/b]
@@ -132,7 +133,7 @@ the connect wizard; an integration offers mapping, alerts, key rotation and disc
     def __init__(self, card: CardData) -> None:
         super().__init__(classes=f"card -{card.kind} -{card.status or 'none'}")
         self.card = card
-        self.update(f"[b]{card.title}[/b]\n" + "\n".join(card.lines))
+        self.update(f"[b]{shown(card.title)}[/b]\n" + "\n".join(map(shown, card.lines)))
 
     def action_open(self) -> None:
         self.post_message(self.Opened(self.card))

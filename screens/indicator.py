@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.widgets import Header, Static
 
+from screens.shown import plain, shown
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
@@ -55,12 +57,12 @@ class SyncIndicator(Static, can_focus=True):
         if state.syncing:
             text = f"{SPINNER[self._frame]} syncing {len(state.syncing)}"
         elif state.error:
-            text = f"sync failed: {state.error}" if self.has_focus else "⚠ sync failed"
+            text = f"sync failed: {shown(state.error)}" if self.has_focus else "⚠ sync failed"
         elif state.new_data:
             text = "new data - press r"
         else:
             text = "● idle"
-        self.tooltip = state.error
+        self.tooltip = plain(state.error) if state.error else None
         self.update(text)
 
     def on_focus(self) -> None:

@@ -14,6 +14,7 @@ from msp_tui.push.keys import new_partner_key
 from msp_tui.store.db import writing
 from msp_tui.store.models import Integration
 from screens.indicator import AppHeader
+from screens.shown import shown
 from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal
 
 
@@ -89,11 +90,11 @@ New vendor accounts that arrive later show as unmapped: press **m** to map them.
         integration = Integration.get(Integration.name == self.integration_name)
         route = integration.alert_route.first()
         self.query_one("#integration-summary", Static).update(
-            f"[b]{summary.vendor_title} · {summary.name}[/b] ({summary.kind})\n"
+            f"[b]{summary.vendor_title} · {shown(summary.name)}[/b] ({summary.kind})\n"
             f"Status: {summary.status_title} · modules: {integration.modules}\n"
             f"{summary.accounts} accounts ({summary.unmapped_accounts} unmapped) ·"
             f" {summary.services} services\n"
-            + (f"Alert tickets go to the board {route.board_name}\n" if route else "")
+            + (f"Alert tickets go to the board {shown(route.board_name)}\n" if route else "")
             + (
                 "\nCounts are the maximum licences over the last 30 days, weekends included;"
                 " the SpamTitan portal leaves weekends out, so it may show less."

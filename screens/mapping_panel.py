@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Static
 
 from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
 from screens.pairing import PairingList, RowFormatter
+from screens.shown import plain
 
 Side = Literal["psa", "vendor"]
 VENDOR_FILTERS: tuple[Filter, ...] = ("all", "unmapped", "suggested", "mapped")
@@ -213,7 +214,7 @@ class MappingPanel(Widget):
     def format_vendor_row(self, entry: VendorEntry, width: int) -> Content:
         state, tone = self.vendor_state(entry)
         mark = Content.styled(state, f".mapping-panel--{tone}") if tone else Content("")
-        label = Content(entry.label)
+        label = Content(plain(entry.label))
         if entry.excluded and not entry.mapped:
             label = label.stylize(".mapping-panel--excluded")
         return spread(label, mark, width, 45)
@@ -221,12 +222,12 @@ class MappingPanel(Widget):
     def format_psa_row(self, entry: PsaEntry, width: int) -> Content:
         used = self._psa_uses.get(entry.id, 0)
         mark = Content.styled("✓ ", ".mapping-panel--mapped") if used else Content("  ")
-        detail = Content.styled(entry.detail, ".mapping-panel--detail")
-        return mark + spread(Content(entry.label), detail, max(1, width - 2), 40)
+        detail = Content.styled(plain(entry.detail), ".mapping-panel--detail")
+        return mark + spread(Content(plain(entry.label)), detail, max(1, width - 2), 40)
 
     def _psa_label(self, psa_id: int) -> str:
         entry = self.board.psa_by_id.get(psa_id)
-        return entry.label if entry else f"#{psa_id} (gone from the PSA)"
+        return plain(entry.label) if entry else f"#{psa_id} (gone from the PSA)"
 
     # --- showing the board ---------------------------------------------------------------------
 
@@ -261,14 +262,14 @@ class MappingPanel(Widget):
         line = self.query_one("#mapping-status", Static)
         line.set_class(self.carrying is not None, "-carrying")
         if self.carrying is None:
-            line.update(
-                self.status or "space pick up · enter drop · a accept · ? help", layout=False
-            )
+            # Not markup: the status names vendor accounts and PSA companies.
+            text = self.status or "space pick up · enter drop · a accept · ? help"
+            line.update(Content(plain(text)), layout=False)
             return
         side, item = self.carrying
         other = "vendor" if side == "psa" else "PSA"
         width = line.content_region.width or 78
-        label = Content(item.label)
+        label = Content(plain(item.label))
         # The longest instructions that fit beside the whole name; at 80 columns, names win.
         for how in (
             f" — move to the {other} list and press enter to drop, esc to put down",
@@ -296,7 +297,7 @@ class MappingPanel(Widget):
             first = f"{item.label} · {item.detail}" if item.detail else item.label
             names = [v.label for v in self.board.mapped_vendor_for(item.id)]
             second = f"Mapped from: {', '.join(names)}" if names else "Not mapped from anything."
-        detail.update(Content(first).append("\n").append(second), layout=False)
+        detail.update(Content(plain(first)).append("\n").append(plain(second)), layout=False)
 
     def _vendor_summary(self, entry: VendorEntry) -> str:
         if entry.mapped:

@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -48,6 +47,7 @@ from msp_tui.writeback import (
 )
 from screens.indicator import AppHeader
 from screens.pairing import PairingList
+from screens.shown import plain, shown
 from screens.wizard import ConfirmModal
 
 RECONCILE_HELP = """\
@@ -142,8 +142,8 @@ class AdjustModal(ModalScreen[tuple[Decimal, date] | None]):
         start = line.vendor_quantity if line.vendor_quantity is not None else line.psa_quantity
         with Vertical(id="adjust-dialog", classes="dialog"):
             yield Static(
-                f"[b]Adjust {escape(line.company_name)} / "
-                f"{escape(line.product_identifier)}[/b]\nVendor {quantity(line.vendor_quantity)}"
+                f"[b]Adjust {shown(line.company_name)} / "
+                f"{shown(line.product_identifier)}[/b]\nVendor {quantity(line.vendor_quantity)}"
                 f" · PSA {quantity(line.psa_quantity)}"
             )
             yield Label("Quantity for the PSA")
@@ -195,12 +195,12 @@ class AgreementModal(ModalScreen[PsaAgreement | None]):
         with Vertical(id="agreement-dialog", classes="dialog"):
             yield Static(
                 f"[b]Add {quantity(line.vendor_quantity)} of "
-                f"{escape(line.product_identifier)} for {escape(line.company_name)}"
+                f"{shown(line.product_identifier)} for {shown(line.company_name)}"
                 "[/b]\nChoose the agreement that gets the new line (enter), or esc."
             )
             yield OptionList(
                 *(
-                    Option(f"{a.name} (#{a.external_id})", id=str(i))
+                    Option(f"{shown(a.name)} (#{a.external_id})", id=str(i))
                     for i, a in enumerate(self.choices)
                 ),
                 id="agreement-list",
@@ -408,11 +408,12 @@ class ReconcileScreen(Screen):
         if isinstance(row, Group):
             mark = "■ " if all(line.key in self.selected for line in row.lines) else "▸ "
             right = f"{len(row.lines)} line{'s' * (len(row.lines) != 1)}  {money(row.impact)}"
-            left = (mark + row.title)[: max(1, width - len(right) - 1)]
+            left = (mark + plain(row.title))[: max(1, width - len(right) - 1)]
             return Content.assemble((left.ljust(width - len(right)), "bold"), (right, "bold"))
         name = row.product_identifier if self.group_by == "company" else row.company_name
         if row.status == "unmapped":
             name = f"{row.company_name}: {row.product_identifier}"
+        name = plain(name)
         mark = "■ " if row.key in self.selected and row.company_id is not None else "  "
         status, style = status_label(row)
         change = row.change if row.status not in ("no_vendor_data", "unmapped") else None
@@ -446,7 +447,7 @@ class ReconcileScreen(Screen):
             return
         if isinstance(row, Group):
             detail.update(
-                f"[b]{escape(row.title)}[/b]: {len(row.lines)} lines, revenue change "
+                f"[b]{shown(row.title)}[/b]: {len(row.lines)} lines, revenue change "
                 f"{money(row.impact)}. [b]space[/b] selects them all."
             )
             return
@@ -692,14 +693,14 @@ class ReconcileScreen(Screen):
 
 def describe(line: ReconciliationLine) -> str:
     """The detail pane: where each number came from, and what was decided."""
-    title = f"[b]{escape(line.company_name)} / {escape(line.product_identifier)}[/b]"
+    title = f"[b]{shown(line.company_name)} / {shown(line.product_identifier)}[/b]"
     out = [f"{title} · {STATUS_TITLES[line.status]} · revenue change {money(line.impact)}"]
     if line.sources:
 
         def one(s) -> str:
             when = s.counted_at.strftime("%Y-%m-%d %H:%M") if s.counted_at else "?"
             return (
-                f"{escape(s.integration)} · {escape(s.account)} · {escape(s.service)}"
+                f"{shown(s.integration)} · {shown(s.account)} · {shown(s.service)}"
                 f" · {quantity(s.quantity)} counted {when}"
             )
 
@@ -719,7 +720,7 @@ def describe(line: ReconciliationLine) -> str:
     found = agreement_lines(line)
     if found:
         parts = [
-            f"{escape(a.agreement)} #{a.agreement_external_id} addition "
+            f"{shown(a.agreement)} #{a.agreement_external_id} addition "
             f"{a.addition_external_id}: {quantity(a.quantity)}"
             + (f" at {a.unit_price:,.2f}" if a.unit_price is not None else "")
             + (" (cancelled)" if a.cancelled else "")
@@ -734,13 +735,13 @@ def describe(line: ReconciliationLine) -> str:
         target = (
             "" if decision.target_quantity is None else f" to {quantity(decision.target_quantity)}"
         )
-        text = f"{verb.capitalize()}{target} by {escape(decision.operator)}: {decision.state}"
+        text = f"{verb.capitalize()}{target} by {shown(decision.operator)}: {decision.state}"
         if decision.state == "conflict":
             text += (
                 f". The PSA now says {quantity(decision.conflict_quantity)}, you saw "
                 f"{quantity(decision.psa_quantity_seen)}; nothing was overwritten."
             )
         elif decision.state == "failed" and decision.last_error:
-            text += f": {escape(decision.last_error)} (p retries)"
+            text += f": {shown(decision.last_error)} (p retries)"
         out.append(text)
     return "\n".join(out)

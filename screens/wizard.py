@@ -31,6 +31,7 @@ from msp_tui.mapping import load_account_board, load_service_board
 from msp_tui.operator import current_operator
 from msp_tui.store.models import Integration
 from screens.indicator import AppHeader
+from screens.shown import shown
 
 STEP_TITLES = {
     "module": "Module",
@@ -353,7 +354,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         try:
             groups = await connect.check_spamtitan(url, key)
         except (AdapterError, ValueError) as exc:
-            status.update(f"[red]✗ {exc}[/red]")
+            status.update(f"[red]✗ {shown(exc)}[/red]")
             self.query_one("#authenticate", Button).disabled = False
             return
         status.update(f"✓ Authenticated: {groups} domain groups. Reading accounts…")
@@ -368,7 +369,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                     checked=True,
                 )
             except connect.ConnectError as exc:
-                status.update(f"[red]✗ {exc}[/red]")
+                status.update(f"[red]✗ {shown(exc)}[/red]")
                 return
         from msp_tui.sync import sync_pull
 
@@ -379,7 +380,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                 " Press ctrl+n for the next step."
             )
         else:
-            status.update(f"[red]✗ reading accounts failed: {outcome.error}[/red]")
+            status.update(f"[red]✗ reading accounts failed: {shown(outcome.error)}[/red]")
         self.authenticated = True
         self.app.look_for_new_data()
 
@@ -389,7 +390,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             return
         found = connect.check_connection(self.integration)
         self.query_one("#connection-status", Static).update(
-            f"Status: [b]{found.status}[/b] · {found.accounts} accounts · {found.services}"
+            f"Status: [b]{shown(found.status)}[/b] · {found.accounts} accounts · {found.services}"
             " services received"
         )
 
@@ -438,15 +439,15 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         try:
             boards = await connect.psa_boards(self.app.ctx.secrets)
         except connect.ConnectError as exc:
-            status.update(f"[red]✗ {exc}[/red]")
+            status.update(f"[red]✗ {shown(exc)}[/red]")
             return
         except AdapterError as exc:
-            status.update(f"[red]✗ {exc}[/red]")
+            status.update(f"[red]✗ {shown(exc)}[/red]")
             return
         self._boards = boards
         options = self.query_one("#boards", OptionList)
         options.clear_options()
-        options.add_options([Option(b.name, id=str(b.external_id)) for b in boards])
+        options.add_options([Option(shown(b.name), id=str(b.external_id)) for b in boards])
         status.update(f"{len(boards)} boards: pick the one for alert tickets (enter).")
         if boards:
             options.highlighted = 0
@@ -459,7 +460,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             connect.set_alert_route(self.integration, board)
         self.alert_board = board
         self.query_one("#alerts-status", Static).update(
-            f"✓ Alert tickets go to [b]{board.name}[/b]."
+            f"✓ Alert tickets go to [b]{shown(board.name)}[/b]."
         )
 
     # --- mapping -------------------------------------------------------------------------------
@@ -487,15 +488,15 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
     def review(self) -> None:
         ready = connect.ready_to_finish(self.integration)
         summary = (
-            f"[b]{self.integration.name}[/b] ({connect.VENDORS[self.vendor][0]},"
+            f"[b]{shown(self.integration.name)}[/b] ({connect.VENDORS[self.vendor][0]},"
             f" modules: {self.integration.modules})\n"
             f"{ready.accounts} accounts mapped · {ready.services} service mappings"
         )
         if self.alert_board is not None:
-            summary += f"\nAlert tickets go to the board {self.alert_board.name}"
+            summary += f"\nAlert tickets go to the board {shown(self.alert_board.name)}"
         self.query_one("#review-summary", Static).update(summary)
         self.query_one("#finish-reason", Static).update(
-            f"[yellow]{ready.why_not}[/yellow]"
+            f"[yellow]{shown(ready.why_not)}[/yellow]"
             if ready.why_not
             else "Ready: Finish saves and syncs."
         )

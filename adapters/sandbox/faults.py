@@ -29,6 +29,9 @@ class Faults:
     malformed_json: int = 0
     unauthorized: int = 0
     forbidden: int = 0  # 403: valid credentials without the permission asked for
+    # 400 whose message echoes the request's Authorization header, as a misconfigured proxy
+    # or API gateway might: the client must never show or store what comes back
+    echo_authorization: int = 0
     hang: int = 0
     # the next N writes (POST, PATCH, PUT, DELETE) are carried out, then their reply is held
     # until `release_hangs`: a client killed meanwhile never learns that its write landed
@@ -53,6 +56,7 @@ class Faults:
             self.latency_s = 0.0
             self.status_500 = self.rate_limit_429 = self.malformed_json = 0
             self.unauthorized = self.forbidden = self.hang = self.hang_after_write = 0
+            self.echo_authorization = 0
             self.replies_held = 0
             self.retry_after_s = 1
             self.max_requests_per_second = None
@@ -93,7 +97,8 @@ class Faults:
     def _take(self) -> tuple[str | None, int]:
         """The fault this request gets, if any, counting it off; and the Retry-After for a 429."""
         with self._lock:
-            for name in ("hang", "unauthorized", "forbidden", "rate_limit_429", "status_500"):
+            for name in ("hang", "unauthorized", "forbidden", "echo_authorization",
+                         "rate_limit_429", "status_500"):  # fmt: skip
                 if getattr(self, name) > 0:
                     setattr(self, name, getattr(self, name) - 1)
                     return name, max(0, math.ceil(self.retry_after_s))
@@ -166,6 +171,9 @@ class FaultMiddleware:
             await self._error(send, 401, "Unauthenticated.")
         elif fault == "forbidden":
             await self._error(send, 403, "You do not have permission to do this.")
+        elif fault == "echo_authorization":
+            sent = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            await self._error(send, 400, f"Bad request (Authorization: {sent})")
         elif fault == "rate_limit_429":
             retry = [(b"retry-after", str(retry_after).encode())]
             await self._error(send, 429, "Too Many Attempts.", retry)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from msp_tui.matching.engine import MatchDecision, Party
+from msp_tui.untrusted import csv_cell, printable
 
 OUTPUT_HEADER = ["vendor_id", "psa_id", "decision", "score"]
 DOMAIN_COLUMNS = ("domain", "website", "url")
@@ -18,18 +18,47 @@ class InputError(Exception):
     """A CSV that cannot be used; the message names the file and the row."""
 
 
-def read_parties(path: Path) -> list[Party]:
-    """Rows of a CSV whose header includes `id` and `name` (and optionally a domain column)."""
+def _read_csv(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a CSV file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): is it a CSV file?") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _rows(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells), strictly: a quote left open, or a field over the size limit, is an
+    error naming the row where it starts instead of rows silently run together."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = str(exc)
+            if "field larger than field limit" in why:
+                why = f"a field is longer than {csv.field_size_limit():,} characters"
+            elif "unexpected end of data" in why or "EOF" in why:
+                why = "a quote opened here is never closed"
+            raise InputError(f"{path}: row {start}: {why}") from None
+        yield start, row
+        start = reader.line_num + 1
+
+
+def read_parties(path: Path) -> list[Party]:
+    """Rows of a CSV whose header includes `id` and `name` (and optionally a domain column)."""
+    text = _read_csv(path)
     if not text.strip():
         raise InputError(f"{path}: row 1: the file is empty (expected a header with id,name)")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in next(reader)]
+    rows = _rows(path, text)
+    header = [h.strip().lower() for h in next(rows)[1]]
     for column in ("id", "name"):
         if column not in header:
             raise InputError(
@@ -39,8 +68,7 @@ def read_parties(path: Path) -> list[Party]:
     domain_col = next((header.index(c) for c in DOMAIN_COLUMNS if c in header), None)
     parties: list[Party] = []
     first_row: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(id_col, name_col):
@@ -62,32 +90,26 @@ def read_parties(path: Path) -> list[Party]:
 
 def read_prior(path: Path) -> list[tuple[str, str]]:
     """(vendor account name, PSA company id) pairs from mappings made for other integrations."""
+    text = _read_csv(path)
+    rows = _rows(path, text)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            fields = [f.strip().lower() for f in reader.fieldnames or []]
-            if "name" not in fields or "psa_id" not in fields:
-                raise InputError(f"{path}: row 1: the header needs 'name' and 'psa_id' columns")
-            reader.fieldnames = fields
-            return [(r["name"], r["psa_id"].strip()) for r in reader if r.get("psa_id")]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        header = [h.strip().lower() for h in next(rows)[1]]
+    except StopIteration:
+        header = []
+    if "name" not in header or "psa_id" not in header:
+        raise InputError(f"{path}: row 1: the header needs 'name' and 'psa_id' columns")
+    name_col, psa_col = header.index("name"), header.index("psa_id")
+    return [(row[name_col], row[psa_col].strip()) for _, row in rows
+            if len(row) > max(name_col, psa_col) and row[psa_col].strip()]  # fmt: skip
 
 
-def format_decisions(decisions: Sequence[MatchDecision]) -> str:
+def format_decisions(decisions: Sequence[MatchDecision], raw: bool = False) -> str:
+    def cell(text: str) -> str:
+        return text if raw else printable(csv_cell(text))
+
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(OUTPUT_HEADER)
     for d in decisions:
-        writer.writerow([d.vendor_id, d.psa_id or "", d.decision, f"{d.score:.1f}"])
+        writer.writerow([cell(d.vendor_id), cell(d.psa_id or ""), d.decision, f"{d.score:.1f}"])
     return out.getvalue()
-
-
-def write_text(path: Path | None, text: str) -> None:
-    """Write to `path` whole or not at all (a temp file renamed into place); None is stdout."""
-    if path is None or str(path) == "-":
-        sys.stdout.write(text)
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    tmp.replace(path)

@@ -23,6 +23,10 @@ from msp_tui.paths import default_database_path
 from msp_tui.store.models import MODELS, AppSetting, database_proxy
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# In the SQLite header: this file is an msp-tui store ("mspt"), so another program's database
+# given as --db is refused instead of being migrated into one.
+APPLICATION_ID = 0x6D737074
+OUR_TABLES = {"schema_migration", "integration"}  # what a store made before the mark has
 BUSY_TIMEOUT_S = 30.0
 # Per connection. journal_mode=wal is not here: it is a property of the file, set once in
 # `_enable_wal`, because setting it races with a second process creating the same file.
@@ -75,6 +79,7 @@ def connect(location: StoreLocation) -> Database:
         if str(location.sqlite_path) != ":memory:":
             # The store holds customer names and billing figures: keep its folder private.
             location.sqlite_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _create_private(location.sqlite_path)
         # peewee keeps one connection per thread, so Textual's thread workers are safe.
         return SqliteDatabase(
             str(location.sqlite_path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S
@@ -139,12 +144,53 @@ def _enable_wal(db: SqliteDatabase) -> None:
         return
 
 
+def _create_private(path: Path) -> None:
+    """A new store file is made 0600 whatever the folder or umask; SQLite gives its -wal and
+    -shm files the same mode as the database file."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the store {path}: {exc.strerror or exc}") from None
+
+
+def readable_by_others(location: StoreLocation) -> int | None:
+    """The store file's mode when group or others may read it, else None."""
+    path = location.sqlite_path
+    if path is None or str(path) == ":memory:":
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    return mode if mode & 0o077 else None
+
+
+def _claim(db: SqliteDatabase, location: StoreLocation) -> None:
+    """Mark the file as an msp-tui store, or refuse it if it is some other program's."""
+    found = db.execute_sql("PRAGMA application_id").fetchone()[0]
+    if found == APPLICATION_ID:
+        return
+    listed = db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+    tables = {row[0] for row in listed if not row[0].startswith("sqlite_")}
+    if found != 0 or (tables and not tables >= OUR_TABLES):
+        some = ", ".join(sorted(tables)[:5]) or "none"
+        raise StoreError(
+            f"{location.display} is not an msp-tui store (another program's SQLite database;"
+            f" tables: {some}): give --db a new file or an msp-tui store"
+        )
+    with writing(db):
+        db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
 def open_store(location: StoreLocation) -> Database:
     """Open (creating if need be) the store, migrate it, and bind the models to it."""
     db = connect(location)
     try:
         db.connect(reuse_if_open=True)
         if isinstance(db, SqliteDatabase):
+            _claim(db, location)
             _enable_wal(db)
         current = schema_version(db)
         if current > latest_schema_version():

@@ -200,6 +200,7 @@ class SyncRun(BaseModel):
     duration_s = FloatField(null=True)
     counts = JSONField(default=dict)
     error = TextField(null=True)
+    runner = CharField(null=True)  # host:pid of the process running it
 
 
 class UsageCount(BaseModel):
