@@ -577,8 +577,8 @@ def run_tui(ctx: Context, serve_port: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # --help into a closed pipe fails here too
         code = _run(args)
         sys.stdout.flush()  # here, not at exit: a full disk is a message, not a traceback
         return code

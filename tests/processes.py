@@ -15,13 +15,16 @@ from msp_tui.store.models import PsaConnection
 POLL_S = 0.02
 
 
-def share_psa_keys(ctx: Context) -> None:
-    """Copy the PSA keys into the file secret store, where a subprocess run with
+def share_secrets(ctx: Context, scope: str, names: tuple[str, ...]) -> None:
+    """Copy secrets into the file secret store, where a subprocess run with
     MSP_TUI_SECRETS=file (as a cron job would be) finds them."""
-    scope = psa_secret_scope(PsaConnection.get())
     files = open_secret_store(store_id(), "file")
-    for name in ("public_key", "private_key"):
+    for name in names:
         files.set(scope, name, ctx.secrets.get(scope, name))
+
+
+def share_psa_keys(ctx: Context) -> None:
+    share_secrets(ctx, psa_secret_scope(PsaConnection.get()), ("public_key", "private_key"))
 
 
 def wait_while_running(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -8,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from msp_tui import __version__
+from adapters.errors import Secret
+from msp_tui import __version__, commands
 from msp_tui.cli import main
+from msp_tui.context import open_context
+from msp_tui.logs import log_path
+from msp_tui.sources import psa_secret_scope
+from msp_tui.store.models import PsaConnection
 
 
 def test_help_lists_commands_and_global_db(capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,3 +117,108 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["version"] == __version__
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "msp_tui", *args], capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, **kwargs)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["psa", "set", "connectwise", "--site", "http://[::1", "--company", "c",
+          "--public-key", "p", "--client-id", "i", "--no-check"], 2, "--site"),
+        (["integrations", "add", "spamtitan", "--url", "http://[::1", "--api-key-env", "HOME"],
+         2, "--url: not a URL"),
+        (["integrations", "add", "spamtitan", "--url", "https://me:hunter2@st.example.com",
+          "--api-key-env", "HOME"], 2, "carries a user name or password"),
+        (["psa", "set", "connectwise", "--site", "https://x.example.com", "--company", "c",
+          "--client-id", "i", "--private-key-env", "HOME"], 2, "no terminal to prompt on"),
+        (["serve", "--rate-limit", "nan"], 2, "a number >= 0"),
+    ],
+)  # fmt: skip
+def test_bad_values_are_messages_not_tracebacks(
+    tmp_path: Path, args: list[str], code: int, says: str
+) -> None:
+    done = run_cli("--db", str(tmp_path / "s.db"), *args)
+    assert done.returncode == code, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert "hunter2" not in done.stderr
+
+
+def test_public_key_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CW_PUBLIC", "pub-from-env")
+    monkeypatch.setenv("CW_PRIVATE", "private-from-env")
+    db = str(tmp_path / "s.db")
+    assert main(["--db", db, "psa", "set", "connectwise", "--site", "https://x.example.com",
+                 "--company", "c", "--client-id", "i", "--public-key-env", "CW_PUBLIC",
+                 "--private-key-env", "CW_PRIVATE", "--no-check"]) == 0  # fmt: skip
+    ctx = open_context(db)
+    try:
+        scope = psa_secret_scope(PsaConnection.get())
+        assert ctx.secrets.get(scope, "public_key") == "pub-from-env"
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize(("args", "code"), [(["outbox", "list"], 1), (["--help"], 0)])
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, args: list[str], code: int) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (`| head`) has gone before anything is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "msp_tui", "--db", str(tmp_path / "s.db"),
+                               *args], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=60)  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == code and done.stderr == ""
+
+
+def test_standard_output_on_a_full_disk_is_a_message(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "msp_tui", "--db", str(tmp_path / "s.db"),
+                               "export", "audit"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_match_reads_csv_strictly_and_names_the_row(tmp_path: Path) -> None:
+    psa = tmp_path / "psa.csv"
+    psa.write_text("id,name\n10,Acme\n")
+    cases = {
+        "quote.csv": ('id,name\n1,"Acme\n2,Beta\n3,Gamma\n', "row 2: a quote opened here"),
+        "huge.csv": ("id,name\n1,Acme\n2," + "x" * 140_000 + "\n", "row 3: a field is longer"),
+    }
+    for name, (text, says) in cases.items():
+        (tmp_path / name).write_text(text)
+        done = run_cli("match", "--vendor", str(tmp_path / name), "--psa", str(psa))
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    for mapped, says in (("binary.csv", "not UTF-8 text"), ("missing.csv", "no such file")):
+        done = run_cli("match", "--vendor", str(psa), "--psa", str(psa), "--mapped",
+                       str(tmp_path / mapped))  # fmt: skip
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_masked_in_the_log(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    secret = Secret("hunter2-very-secret")
+
+    def broken(ctx, args):
+        raise RuntimeError(f"boom while holding {secret.reveal()}")
+
+    monkeypatch.setattr(commands, "cmd_integrations_list", broken)
+    assert main(["--db", str(tmp_path / "s.db"), "integrations", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected error (RuntimeError" in err
+    log = log_path().read_text()
+    assert "Traceback" in log and "boom while holding ********" in log
+    for text in (err, log):
+        assert "hunter2-very-secret" not in text

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 from playhouse.migrations import Migration
 from playhouse.schema_diff import diff_models
 
+from msp_tui.cli import main
 from msp_tui.store.db import (
+    APPLICATION_ID,
     MIGRATIONS_DIR,
     StoreError,
     connect,
@@ -155,3 +159,47 @@ def _open_and_report_version(path: str) -> int:
         return schema_version(db)
     finally:
         db.close()
+
+
+def test_a_new_store_is_private_whatever_the_folder_and_umask(tmp_path: Path, capsys) -> None:
+    shared = tmp_path / "srv"
+    shared.mkdir(mode=0o755)
+    db_path = shared / "billing.db"
+    previous = os.umask(0o022)
+    try:
+        db = open_store(resolve_location(str(db_path)))
+        Integration.create(name="x", vendor="spamtitan", kind="pull")  # makes the -wal file
+        for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        db.close()
+    finally:
+        os.umask(previous)
+    assert main(["--db", str(db_path), "info"]) == 0
+    assert "readable by other users" not in capsys.readouterr().err
+    db_path.chmod(0o644)  # an older store, or a careless copy
+    assert main(["--db", str(db_path), "info"]) == 0
+    assert "readable by other users (mode 0644); chmod 600" in capsys.readouterr().err
+
+
+def test_another_programs_sqlite_file_is_refused(tmp_path: Path, capsys) -> None:
+    foreign = tmp_path / "crm.db"
+    with sqlite3.connect(foreign) as raw:
+        raw.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        raw.execute("INSERT INTO customers (name) VALUES ('Acme')")
+    before = foreign.read_bytes()
+    assert main(["--db", str(foreign), "info"]) == 1
+    err = capsys.readouterr().err
+    assert "is not an msp-tui store" in err and "customers" in err
+    assert foreign.read_bytes() == before  # untouched, not migrated into a store
+    with sqlite3.connect(foreign) as raw:  # marked by some other program
+        raw.execute("PRAGMA application_id = 1234")
+    assert main(["--db", str(foreign), "info"]) == 1
+
+
+def test_a_store_made_before_the_mark_is_accepted_and_marked(db_path: Path) -> None:
+    db = open_store(resolve_location(str(db_path)))
+    db.execute_sql("PRAGMA application_id = 0")  # as msp-tui 0.1 left its stores
+    db.close()
+    db = open_store(resolve_location(str(db_path)))
+    assert db.execute_sql("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    db.close()

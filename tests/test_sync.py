@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import csv
 import io
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from peewee import OperationalError
+from processes import share_secrets, wait_while_running
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import AdapterError, AuthenticationError, Secret
@@ -27,6 +34,7 @@ from msp_tui.store.models import (
     PsaAgreementLine,
     PsaCompany,
     PsaConnection,
+    SyncRun,
     UsageCount,
     VendorAccount,
 )
@@ -349,3 +357,66 @@ def test_integrations_list_and_refused_credentials(
     assert "not saved" in err and "401" in err and "NotTheKey" not in err
     # the connection that worked is still the one stored
     assert configured.secrets.get("psa/connectwise", "private_key") == world.cw_private_key
+
+
+def test_an_echoed_credential_is_masked_everywhere(
+    configured: Context, db_path: Path, connectwise: Sim, capsys
+) -> None:
+    """A proxy or gateway that echoes the Authorization header in its error: the Basic
+    credential (base64 of company+public:private) is masked in the message, the store and the
+    log. Without the masking these assertions fail: the echo really carries the credential."""
+    world = connectwise.world
+    raw = f"{world.cw_company_id}+{world.cw_public_key}:{world.cw_private_key}"
+    basic = base64.b64encode(raw.encode()).decode()
+    connectwise.faults.echo_authorization = 1
+    capsys.readouterr()
+    assert main(["--db", str(db_path), "sync", "psa"]) == 1
+    err = capsys.readouterr().err
+    assert "(Authorization: Basic ********)" in err, err
+    [run] = SyncRun.select().where(SyncRun.status == "failed")
+    texts = {"stderr": err, "sync_run.error": run.error, "log": log_path().read_text()}
+    for where, text in texts.items():
+        for secret in (basic, raw, world.cw_private_key, world.cw_public_key):
+            assert secret not in text, where
+    assert "Basic ********" in run.error
+
+
+def test_a_store_error_during_sync_is_recorded_and_keeps_the_data(
+    configured: Context, db_path: Path, monkeypatch
+) -> None:
+    import msp_tui.sync as sync_module
+
+    integration = Integration.get(Integration.name == "spamtitan")
+    assert asyncio.run(sync_pull(integration, configured.secrets, mode="full")).ok
+    before = dump(db_path)
+
+    def disk_full(*args, **kwargs):
+        raise OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sync_module, "_write_pull", disk_full)
+    outcome = asyncio.run(sync_pull(integration, configured.secrets, mode="full"))
+    assert not outcome.ok and "the store could not be written" in outcome.error
+    run = SyncRun.select().order_by(SyncRun.id.desc()).first()
+    assert run.status == "failed" and "disk is full" in run.error
+    assert dump(db_path) == before
+
+
+def test_a_killed_sync_is_shown_interrupted(
+    configured: Context, db_path: Path, spamtitan: Sim, capsys
+) -> None:
+    share_secrets(configured, "spamtitan", ("api_key",))
+    spamtitan.faults.hang = 1
+    env = {**os.environ, "MSP_TUI_SECRETS": "file"}
+    sync = subprocess.Popen([sys.executable, "-m", "msp_tui", "--db", str(db_path), "sync",
+                             "spamtitan"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
+    wait_while_running(sync, lambda: spamtitan.faults.in_flight)
+    sync.kill()
+    sync.wait(timeout=30)
+    spamtitan.faults.release_hangs()
+    capsys.readouterr()
+    assert main(["--db", str(db_path), "integrations", "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["last_run"]["state"] == "interrupted"
+    assert main(["--db", str(db_path), "integrations", "list"]) == 0
+    assert "last sync interrupted" in capsys.readouterr().out
