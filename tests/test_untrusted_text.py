@@ -141,6 +141,8 @@ async def test_the_tui_shows_hostile_text_escaped(mapped) -> None:
         await pilot.press("c")  # reconciliation: PSA company names
         await wait_until(pilot, lambda: isinstance(app.screen, ReconcileScreen))
         await wait_until(pilot, lambda: clean("PWNED-TITLE\\x07"))
+        app.notify("\x1b]0;t\x07[b]x[/b]")  # a toast (short: a toast wraps long lines)
+        await wait_until(pilot, lambda: clean("\\x1b]0;t\\x07[b]x[/b]"))
         await pilot.press("escape", "a")  # alerts: the title, the PSA's error
         await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
         await wait_until(pilot, lambda: clean("Disk full\\x1b]0;PWNED-TITLE\\x07"))
@@ -151,8 +153,6 @@ async def test_the_tui_shows_hostile_text_escaped(mapped) -> None:
         await pilot.press("enter", "m")  # the accounts board: vendor and PSA names
         await wait_until(pilot, lambda: app.screen.query("MappingPanel"))
         await wait_until(pilot, lambda: clean("Acme\\x1b]52;c;cm0gLXJmIH4=\\x07"))
-        app.notify("PSA said: \x1b]0;toast\x07[b]not markup[/b]")
-        await wait_until(pilot, lambda: clean("\\x1b]0;toast\\x07[b]not markup[/b]"))
 
 
 # --- output paths --------------------------------------------------------------------------
