@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -32,12 +33,6 @@ from msp_tui.writeback import (
 from screens import STYLES
 from screens.home import HomeScreen
 from screens.indicator import SyncState
-
-
-class VendorApiStarted(Message):
-    def __init__(self, server: BackgroundServer) -> None:
-        super().__init__()
-        self.server = server
 
 
 class NewDataLanded(Message):
@@ -107,6 +102,7 @@ class MspTuiApp(App[None]):
         self.sub_title = f"v{__version__} · {Path(ctx.location.display).name}"
         self.serve_port = serve_port
         self.vendor_api: BackgroundServer | None = None
+        self._vendor_api_starting = asyncio.Lock()
         self.data_stamp: tuple[int, ...] = ()
         self.adapter_options: dict = {}  # e.g. a faster RetryPolicy in tests
         self._outbox_busy = False
@@ -133,28 +129,32 @@ class MspTuiApp(App[None]):
         self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
 
     def vendor_api_url(self) -> str:
-        """Where push vendors reach us, as told to the operator."""
-        if self.demo is not None and self.vendor_api is not None:
+        """Where push vendors reach us, as told to the operator: the public URL if one is set,
+        else the port the Vendor API really listens on (never port 0)."""
+        public = os.environ.get("MSP_TUI_PUBLIC_URL")
+        if public:
+            return public
+        if self.vendor_api is not None:
             return self.vendor_api.base_url
-        return os.environ.get("MSP_TUI_PUBLIC_URL", f"http://127.0.0.1:{self.serve_port}")
+        return f"http://127.0.0.1:{self.serve_port}"
 
-    def ensure_vendor_api(self) -> None:
-        if self.vendor_api is None:
-            self.start_vendor_api()
+    @work(exclusive=True, group="vendor-api")
+    async def start_vendor_api(self) -> None:
+        await self.vendor_api_ready()
 
-    @work(thread=True, exclusive=True, group="vendor-api")
-    def start_vendor_api(self) -> None:
-        """Push vendors need someone listening: this process, unless `msp-tui serve` is."""
-        server = BackgroundServer(port=self.serve_port).start()
-        self.call_from_thread(self.post_message, VendorApiStarted(server))
-
-    def on_vendor_api_started(self, message: VendorApiStarted) -> None:
-        self.vendor_api = message.server
-        if message.server.owned:
-            self.notify(f"Vendor API listening on {message.server.base_url}", timeout=4)
-        else:
-            self.notify(f"Port {message.server.port} is taken: pushes go to the msp-tui serve"
-                        " already running there", timeout=6)  # fmt: skip
+    async def vendor_api_ready(self) -> str:
+        """Push vendors need someone listening: this process, unless `msp-tui serve` is. Starts
+        the Vendor API once, then says where it is."""
+        async with self._vendor_api_starting:
+            if self.vendor_api is None:
+                server = await asyncio.to_thread(BackgroundServer(port=self.serve_port).start)
+                self.vendor_api = server
+                if server.owned:
+                    self.notify(f"Vendor API listening on {server.base_url}", timeout=4)
+                else:
+                    self.notify(f"Port {server.port} is taken: pushes go to the msp-tui serve"
+                                " already running there", timeout=6)  # fmt: skip
+        return self.vendor_api_url()
 
     @property
     def new_data(self) -> bool:

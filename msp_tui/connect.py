@@ -120,9 +120,15 @@ def set_alert_route(integration: Integration, board: Board) -> None:
         AlertRoute.delete().where(AlertRoute.integration == integration).execute()
         AlertRoute.create(integration=integration, psa_connection=connection,
                           board_id=board.external_id, board_name=board.name)  # fmt: skip
-        modules = set(integration.modules.split(",")) | {"alerts"}
+        # Only the modules change: the wizard's copy of the integration is older than what the
+        # vendor's pushes have made of its status since (pending, active).
+        current = Integration.get_by_id(integration.id)
+        modules = set(current.modules.split(",")) | {"alerts"}
         integration.modules = ",".join(m for m in ("billing", "alerts") if m in modules)
-        integration.save()
+        Integration.update(modules=integration.modules).where(
+            Integration.id == integration.id
+        ).execute()
+        integration.status = current.status
 
 
 @dataclass(frozen=True)

@@ -353,7 +353,10 @@ def _write_pull(
         integration.last_sync_at = now
         integration.status = "active"
         integration.status_reason = None
-        integration.save()
+        # These fields only: the row may have changed since this copy was read (modules).
+        Integration.update(last_sync_at=now, status="active", status_reason=None).where(
+            Integration.id == integration.id
+        ).execute()
     return {"accounts": len(accounts), "services": 1, "counts": len(counts)}
 
 

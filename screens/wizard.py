@@ -320,13 +320,19 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     def enter_credentials(self) -> None:
         if self.kind == "push" and self.integration is None:
-            base_url = self.app.vendor_api_url()
-            name = connect.unique_name(self.vendor)
-            self.integration, key = connect.create_push_integration(name, self.modules(), base_url)
-            if getattr(self.app, "demo", None):
-                self._demo_key = key
-            self.app.ensure_vendor_api()
-            self.app.push_screen(PartnerKeyModal(key, base_url))
+            self.make_partner_key()
+
+    @work(exclusive=True, group="partner-key")
+    async def make_partner_key(self) -> None:
+        # The Vendor API first: the URL shown with the key must be where it really listens.
+        base_url = await self.app.vendor_api_ready()
+        if self.integration is not None:
+            return
+        name = connect.unique_name(self.vendor)
+        self.integration, key = connect.create_push_integration(name, self.modules(), base_url)
+        if getattr(self.app, "demo", None):
+            self._demo_key = key
+        self.app.push_screen(PartnerKeyModal(key, base_url))
 
     @on(Input.Submitted, "#api-key")
     @on(Input.Submitted, "#url")

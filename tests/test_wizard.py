@@ -140,6 +140,10 @@ async def test_mailprotector_end_to_end(demo) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, PartnerKeyModal))
         key_shown = str(app.screen.query_one("#partner-key").content)
         assert key_shown.startswith("msptui_")
+        # B3: the URL shown with the key is where the Vendor API really listens
+        shown_with_key = " ".join(str(w.content) for w in app.screen.query("Static"))
+        assert app.vendor_api is not None and app.vendor_api.port != 0
+        assert f"Vendor API base URL: http://127.0.0.1:{app.vendor_api.port}" in shown_with_key
         await pilot.press("c", "escape")  # copy (OSC 52), then done
         assert app.clipboard == key_shown
         await wait_until(pilot, lambda: app.vendor_api is not None)
@@ -172,6 +176,8 @@ async def test_mailprotector_end_to_end(demo) -> None:
                        if a.vendor_account_id in mapped)  # fmt: skip
 
         await wait_until(pilot, delivered)
+        # B2: choosing the alert board kept the status the vendor's pushes gave it
+        assert Integration.get_by_id(integration.id).status == "active"
         made = [a for a in Alert.select() if a.state == "created"]
         assert made and all(demo_env.world.tickets[a.ticket_id].board_id == route.board_id
                             for a in made)  # fmt: skip
@@ -204,3 +210,26 @@ async def test_a_connected_integration_rotates_its_key_and_disconnects(demo) -> 
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
         assert Integration.select().count() == 0
         assert VendorAccount.select().count() == 0
+
+
+async def test_back_from_review_keeps_the_keyboard(demo) -> None:
+    """B1: Review -> Back drew the services step with focus on a board being removed; no key
+    worked any more, ctrl+q included."""
+    demo_env, ctx = demo
+    app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await open_card(pilot, app, "connect:spamtitan")
+        await pilot.press("ctrl+n", "enter")  # credentials, authenticate (filled in by the demo)
+        await wait_until(pilot, lambda: wizard.authenticated)
+        await pilot.press("ctrl+n")
+        await board_shown(pilot, wizard, "accounts")
+        await pilot.press("ctrl+n")
+        services = await board_shown(pilot, wizard, "services")
+        await pilot.press("ctrl+n")
+        assert wizard.step == "review"
+        await pilot.press("ctrl+o")  # back to services: a new board replaces the old one
+        await board_shown(pilot, wizard, "services", services)
+        await pilot.press("ctrl+o")  # the keys still work
+        assert wizard.step == "accounts"
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running)
