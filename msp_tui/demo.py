@@ -33,6 +33,9 @@ class Demo:
     mailprotector_customers: list[Customer]
     servers: list[LoopbackServer] = field(default_factory=list)
     world: World | None = None
+    # The partner key of each push integration made in this demo, by name, for the buttons
+    # that play the vendor's console (the store keeps only a hash).
+    partner_keys: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         for server in self.servers:

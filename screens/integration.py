@@ -122,6 +122,8 @@ New vendor accounts that arrive later show as unmapped: press **m** to map them.
         def rotate(yes: bool | None) -> None:
             if yes:
                 key = new_partner_key(integration)
+                if getattr(self.app, "demo", None) is not None:
+                    self.app.demo.partner_keys[integration.name] = key
                 self.app.push_screen(PartnerKeyModal(key, self.app.vendor_api_url()))
 
         self.app.push_screen(

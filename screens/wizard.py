@@ -165,7 +165,6 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.step = start or ("accounts" if self.integration else "module")
         self.authenticated = self.integration is not None
         self.alert_board = None
-        self._demo_key: str | None = None  # demo only: lets the fake vendor console push
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -330,8 +329,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             return
         name = connect.unique_name(self.vendor)
         self.integration, key = connect.create_push_integration(name, self.modules(), base_url)
-        if getattr(self.app, "demo", None):
-            self._demo_key = key
+        if getattr(self.app, "demo", None) is not None:
+            self.app.demo.partner_keys[self.integration.name] = key
         self.app.push_screen(PartnerKeyModal(key, base_url))
 
     @on(Input.Submitted, "#api-key")
@@ -413,8 +412,13 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         from adapters.sandbox.mailprotector import MailprotectorConsole
 
         demo = self.app.demo
+        key = demo.partner_keys.get(self.integration.name) if self.integration else None
+        if key is None:
+            self.notify("The demo's vendor console has no partner key for this integration: make"
+                        " one with k (rotate) on its card.", severity="warning")  # fmt: skip
+            return
         try:
-            async with MailprotectorConsole(self.app.vendor_api_url(), self._demo_key,
+            async with MailprotectorConsole(self.app.vendor_api_url(), key,
                                             demo.mailprotector_customers) as console:  # fmt: skip
                 if action == "enable":
                     await console.enable()
@@ -428,8 +432,16 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                 else:
                     sent = await console.update_counts()
                     self.notify(f"Vendor console: Update Counts sent {sent} counts.")
-        except httpx.HTTPError as exc:
-            self.notify(f"Vendor console: {exc}", severity="error")
+        except httpx.HTTPStatusError as exc:
+            try:
+                said = ": " + str(exc.response.json()["message"])
+            except (ValueError, KeyError, TypeError):
+                said = ""
+            self.notify(f"Vendor console: the Vendor API answered {exc.response.status_code}"
+                        f"{said}", severity="error")  # fmt: skip
+        except (httpx.HTTPError, ValueError) as exc:
+            self.notify(f"Vendor console: the Vendor API did not answer ({type(exc).__name__})",
+                        severity="error")  # fmt: skip
         self.check_connection()
 
     # --- alerts --------------------------------------------------------------------------------

@@ -233,3 +233,39 @@ async def test_back_from_review_keeps_the_keyboard(demo) -> None:
         assert wizard.step == "accounts"
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: not app.is_running)
+
+
+async def test_the_demo_console_of_a_reopened_wizard_says_what_to_do(demo) -> None:
+    """B4: the demo's console buttons in a wizard reopened through the card had no key and
+    showed httpx's raw 401 text."""
+    demo_env, ctx = demo
+    from msp_tui.connect import create_push_integration
+
+    integration, _ = create_push_integration("mailprotector", "billing,alerts", "http://x")
+    app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+    notes: list[str] = []
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        original = app.notify
+        app.notify = lambda message, **kw: (notes.append(message), original(message, **kw))[1]
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        while app.focused.card.key != "mailprotector":
+            await pilot.press("down")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "IntegrationScreen")
+        await pilot.press("l")  # the wizard, reopened at its Alerts step
+        await wait_until(pilot, lambda: isinstance(app.screen, ConnectWizard))
+        await pilot.press("ctrl+o")  # back to the vendor console buttons
+        app.screen.query_one("#demo-alerts").press()
+        await wait_until(pilot, lambda: any("no partner key" in n for n in notes))
+        assert not any("developer.mozilla.org" in n or "Client error" in n for n in notes)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "IntegrationScreen")
+        await pilot.press("k", "y")  # rotate: the demo's console gets the new key
+        await wait_until(pilot, lambda: isinstance(app.screen, PartnerKeyModal))
+        await pilot.press("escape", "l")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConnectWizard))
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#demo-enable").press()
+        await wait_until(pilot, lambda: integration.services.count() == 8)
+        app.screen.query_one("#demo-alerts").press()
+        await wait_until(pilot, lambda: Alert.select().count() == 3)
