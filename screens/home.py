@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -107,15 +107,20 @@ class Card(Static, can_focus=True):
     BINDINGS = [
         Binding("enter", "open", "Open", id="home.open", tooltip="Open this card."),
         Binding(
-            "down", "app.focus_next", "Next", id="card.next", show=False, tooltip="The next card."
+            "down",
+            "screen.next_card(1)",
+            "Next",
+            id="card.next",
+            show=False,
+            tooltip="The next card (from the last, the first).",
         ),
         Binding(
             "up",
-            "app.focus_previous",
+            "screen.next_card(-1)",
             "Previous",
             id="card.previous",
             show=False,
-            tooltip="The previous card.",
+            tooltip="The previous card (from the first, the last).",
         ),
     ]
     HELP = """\
@@ -182,12 +187,14 @@ class HomeScreen(Screen):
     def compose(self) -> ComposeResult:
         yield AppHeader()
         yield Input(placeholder="search cards", id="card-search", classes="-hidden")
-        with VerticalScroll(id="home"):
+        # The scroll containers take no focus: the cards do (Down never lands on nothing).
+        with VerticalScroll(id="home", can_focus=False):
             yield EmptyState(EMPTY_STATE, id="empty-state")
-            yield VerticalScroll(id="cards")
+            yield VerticalScroll(id="cards", can_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self._last_card: Card | None = None
         self.action_refresh()
 
     def cards(self) -> list[CardData]:
@@ -211,20 +218,36 @@ class HomeScreen(Screen):
         self._cards = self.cards()  # read the store here only; searching filters these
         self.show(self._cards)
 
-    def show(self, cards: list[CardData]) -> None:
+    @work(exclusive=True, group="home-cards")
+    async def show(self, cards: list[CardData]) -> None:
         query = self.query_one("#card-search", Input).value.lower().strip()
         shown = [c for c in cards if query in c.title.lower()]
-        focused_key = self.focused.card.key if isinstance(self.focused, Card) else None
+        typing = isinstance(self.focused, Input)  # the search keeps the focus while in use
+        focused = self.focused if isinstance(self.focused, Card) else self._last_card
+        focused_key = focused.card.key if focused is not None else None
         box = self.query_one("#cards", VerticalScroll)
-        box.remove_children()
+        # The old cards go first: focus must land on a new one, never on one being removed
+        # (which left Home with no card focused after a disconnect or a closed screen).
+        await box.remove_children()
         widgets = [Card(c) for c in shown]
-        box.mount_all(widgets)
+        await box.mount_all(widgets)
         self.query_one(EmptyState).display = not any(c.kind == "integration" for c in cards)
         target = next((w for w in widgets if w.card.key == focused_key), None)
         target = target or next((w for w in widgets if w.card.kind == "integration"), None)
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
-        if target is not None and not isinstance(self.focused, Input):
-            self.call_after_refresh(target.focus)
+        if target is not None and not typing:
+            target.focus()
+
+    def on_descendant_focus(self, event) -> None:
+        if isinstance(event.widget, Card):
+            self._last_card = event.widget
+
+    def action_next_card(self, step: int) -> None:
+        cards = list(self.query(Card))
+        if not cards:
+            return
+        here = cards.index(self.focused) if self.focused in cards else -1
+        cards[(here + step) % len(cards)].focus()
 
     def action_sync(self) -> None:
         started = self.app.start_sync()
@@ -258,9 +281,12 @@ class HomeScreen(Screen):
 
     @on(Input.Submitted, "#card-search")
     def search_done(self) -> None:
-        first = self.query(Card).first(Card) if self.query(Card) else None
-        if first is not None:
-            first.focus()
+        found = list(self.query(Card))
+        if len(found) == 1:  # the only match: open it
+            found[0].focus()
+            found[0].action_open()
+        elif found:
+            found[0].focus()
 
     @on(Card.Opened)
     def open_card(self, message: Card.Opened) -> None:

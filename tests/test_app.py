@@ -111,3 +111,24 @@ async def test_the_tui_leaves_pushes_to_a_running_serve(ctx: Context, db_path: P
             await wait_until(pilot, lambda: any(isinstance(m, NewDataLanded) for m in messages))
     finally:
         stop_serve(served)
+
+
+async def test_home_keeps_a_card_focused(ctx: Context) -> None:
+    """B5: Down past the last card went nowhere visible; Enter in the search did not open the
+    only match; after a screen closed no card had focus."""
+    app = MspTuiApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        cards = [c.card.key for c in app.screen.query(Card)]
+        for _ in range(len(cards)):
+            await pilot.press("down")
+            assert isinstance(app.focused, Card)
+        assert app.focused.card.key == cards[(cards.index("connect:spamtitan") + len(cards))
+                                             % len(cards)]  # fmt: skip
+        await pilot.press("up")
+        assert isinstance(app.focused, Card)
+        await pilot.press("slash", *"spam", "enter")  # the only match opens
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConnectWizard")
+        await pilot.press("escape")  # and back Home, a card has the focus again
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
