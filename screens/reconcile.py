@@ -73,7 +73,8 @@ the number reaches zero), Stale (billed on a cancelled agreement). A conflict me
 changed after you saw it: nothing was overwritten; decide again.
 """
 
-COLUMNS = ((8, "Vendor"), (8, "PSA"), (8, "Change"), (12, "Impact"), (13, "Status"))
+COLUMNS = ((8, "Vendor"), (8, "PSA"), (8, "Change"), (12, "Impact"), (14, "Status"))
+STATUS_WIDTH = COLUMNS[-1][0]  # "No vendor data", the longest status, whole
 STATUS_STYLES = {
     "new_revenue": "$success",
     "reconcile": "$warning",
@@ -381,6 +382,8 @@ class ReconcileScreen(Screen):
         table.set_rows(rows)
         if isinstance(table.highlighted_item, Group) and len(rows) > 1:
             table.move_cursor(table.cursor + 1)  # land on a line, not a heading
+            if table.cursor == 1:  # ... with its heading still in view (B6)
+                table.scroll_home(animate=False, immediate=True)
         self._show_status(rows)
         self._show_detail(table.highlighted_item)
 
@@ -426,7 +429,7 @@ class ReconcileScreen(Screen):
                     money(row.impact),
                     "$success" if row.impact > 0 else ("$error" if row.impact < 0 else ""),
                 ),
-                (status[:13], style),
+                (status[:STATUS_WIDTH], style),
             ]
         )
         room = max(1, width - sum(len(text) for text, _ in cells) - 2)
@@ -447,7 +450,8 @@ class ReconcileScreen(Screen):
             return
         if isinstance(row, Group):
             detail.update(
-                f"[b]{shown(row.title)}[/b]: {len(row.lines)} lines, revenue change "
+                f"[b]{shown(row.title)}[/b]: {len(row.lines)} line{'s' * (len(row.lines) != 1)},"
+                " revenue change "
                 f"{money(row.impact)}. [b]space[/b] selects them all."
             )
             return
@@ -627,7 +631,8 @@ class ReconcileScreen(Screen):
             return
         impact = sum((line.impact for line in lines), Decimal(0))
         question = (
-            f"Dismiss {len(lines)} lines for this period? Revenue change left undone: "
+            f"Dismiss {len(lines)} line{'s' * (len(lines) != 1)} for this period?"
+            " Revenue change left undone: "
             f"[b]{money(impact)}[/b]. They come back if a sync changes their numbers."
         )
 
