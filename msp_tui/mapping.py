@@ -158,6 +158,24 @@ class MappingBoard:
             self._audit("unmap", entry, psa_id, None)
         if not entry.mapped:
             entry.method = None
+            if self.kind == "accounts" and not entry.suggestions:
+                entry.suggestions = self._suggest(entry)  # B10: never "No suggestions" here
+
+    def _suggest(self, entry: VendorEntry) -> list[tuple[int, float]]:
+        """Suggestions for one account, as the board gives the unmapped ones when it opens
+        (an account mapped then did not need any)."""
+        if not self.psa:
+            return []
+        [decision] = match_accounts(
+            [Party(str(entry.id), entry.label)],
+            [Party(str(p.id), p.label, p.website) for p in self.psa],
+        )
+        found = [(int(decision.psa_id), decision.score)] if decision.psa_id else []
+        found += [(int(s.psa_id), s.score) for s in decision.suggestions]
+        best: dict[int, float] = {}
+        for psa_id, score in found:
+            best.setdefault(psa_id, score)
+        return list(best.items())[:3]
 
     def exclude(self, vendor_id: int, excluded: bool = True) -> None:
         """Leave an account out of mapping (a test domain, an internal account)."""

@@ -116,6 +116,10 @@ async def _run(
         # Even the failure cannot be written (a full disk): the row stays `running` and is
         # shown as interrupted once this process has gone.
         log.error("sync of %s: its outcome could not be recorded: %s", source, exc)
+    if error:
+        log.warning("sync of %s (%s) failed after %.1f s: %s", source, run.mode, seconds, error)
+    else:
+        log.info("sync of %s (%s) done in %.1f s: %s", source, run.mode, seconds, counts)
     progress(SyncEvent(source, "failed" if error else "done"))
     return SyncOutcome(source, error is None, {} if error else dict(counts), seconds, error)
 

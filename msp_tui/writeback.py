@@ -11,6 +11,7 @@ there already. Every decision and push is audited with the operator and before/a
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -31,6 +32,8 @@ from msp_tui.store.models import (
     PsaProduct,
     utcnow,
 )
+
+log = logging.getLogger("msp_tui.writeback")
 
 
 def current_period(today: date | None = None) -> str:
@@ -193,6 +196,9 @@ def _finish(decision: Decision, state: str, operator: str, message: str,
         _audit(operator, f"push.{state}", decision,
                {"psa_seen": str(decision.psa_quantity_seen)},
                {"target": str(decision.target_quantity)}, message)  # fmt: skip
+    level = logging.INFO if state == "pushed" else logging.WARNING
+    log.log(level, "PSA write of decision #%s (%s, target %s): %s: %s", decision.id,
+            decision.action, decision.target_quantity, state, message)  # fmt: skip
     return PushResult(decision.id, state, message)
 
 

@@ -199,9 +199,10 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
     def _credentials(self) -> ComposeResult:
         demo = getattr(self.app, "demo", None)
         if self.kind == "pull":
-            yield Label(
+            yield Static(  # a Static wraps; a Label was cut at 80 columns (B8)
                 "[b]SpamTitan API[/b]: the URL of your SpamTitan server and an API key"
-                " (Settings > User Management > RestAPI Keys)."
+                " (Settings > User Management > RestAPI Keys).",
+                classes="hint",
             )
             yield Input(
                 placeholder="https://spamtitan.example.com",

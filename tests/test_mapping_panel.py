@@ -242,15 +242,18 @@ async def test_u_unmaps_and_x_excludes(ctx: Context) -> None:
         await pilot.press("u")
         assert mapping_of("Acme Dental") is None
         assert vendor.border_title == "Vendor accounts 7 · mapped 0"
+        # B10: unmapped, it is suggested its company again, not left with "No suggestions"
+        row = panel.format_vendor_row(vendor.highlighted_item, 60).plain
+        assert "~100 Acme Dental?" in row, row
 
         await highlight(pilot, vendor, "internal test")
         await pilot.press("x")
         assert account_of("internal test").excluded
-        assert vendor.border_subtitle == "unmapped 6 · suggested 4 · excluded 1"
+        assert vendor.border_subtitle == "unmapped 6 · suggested 5 · excluded 1"
         assert "x excluded" in panel.format_vendor_row(vendor.highlighted_item, 60).plain
         await pilot.press("x")  # and back in
         assert not account_of("internal test").excluded
-        assert vendor.border_subtitle == "unmapped 7 · suggested 4"
+        assert vendor.border_subtitle == "unmapped 7 · suggested 5"
 
 
 async def test_search_narrows_a_list_and_f_cycles_its_filter(ctx: Context) -> None:
@@ -395,3 +398,13 @@ async def test_pairing_list_draws_only_visible_rows_and_keeps_its_cursor(ctx: Co
         selected = [m.item for m in posted(messages, PairingList.Selected)]
         assert selected == [rows[105]]
         assert highlighted[-1] is rows[102] and lst.cursor == 2
+
+
+async def test_an_empty_psa_side_says_what_to_do(ctx: Context) -> None:
+    """B11: with no PSA the board showed "PSA companies 0" and nothing else."""
+    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
+    VendorAccount.create(integration=spamtitan, external_id="1", name="Acme Dental")
+    app = PanelApp(load_account_board(spamtitan, "tester"))
+    async with app.run_test(size=(80, 24)):
+        status = str(app.query_one("#mapping-status").content)
+        assert "No PSA companies yet: connect the PSA" in status

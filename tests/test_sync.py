@@ -124,6 +124,8 @@ def test_full_sync_reads_everything_the_simulators_hold(
     capsys.readouterr()
     assert main(["--db", str(db_path), "sync", "--all", "--full", "--json"]) == 0
     summary = {s["source"]: s for s in json.loads(capsys.readouterr().out)}
+    logged = log_path().read_text()  # B12: the log says what happened, at the default level
+    assert "sync of spamtitan (full) done" in logged and "sync of psa:connectwise" in logged
     world = spamtitan.world
     assert summary["spamtitan"]["ok"] and summary["psa:connectwise"]["ok"]
     assert summary["spamtitan"]["accounts"] == len(world.domain_groups)

@@ -15,6 +15,7 @@ from recon_world import FAST, cw_faults, demo_external, line_for, sim_quantity
 
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
 from msp_tui.cli import main
+from msp_tui.logs import log_path
 from msp_tui.store.models import AuditEvent, Decision, PsaAgreement
 from msp_tui.writeback import OutboxBusy, decide, outbox_lock, push_pending
 
@@ -173,6 +174,7 @@ def test_a_worker_killed_after_its_patch_landed_does_not_write_it_again(mapped) 
     out, _ = again.communicate(timeout=60)
     assert again.returncode == 0, out
     assert f"#{decision.id} pushed" in out and "already" in out, out
+    assert f"PSA write of decision #{decision.id} (approve" in log_path().read_text()  # B12
     assert [p for m, p in faults.log if m == "PATCH"] == []  # not written a second time
     assert sim_quantity(demo, line) == float(line.vendor_quantity)
     assert Decision.get_by_id(decision.id).state == "pushed"
