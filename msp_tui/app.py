@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -117,6 +119,12 @@ class MspTuiApp(App[None]):
                        severity=severity, timeout=timeout, markup=False)  # fmt: skip
 
     def on_mount(self) -> None:
+        # SIGTERM (kill, systemd) and SIGHUP (the SSH session dropped) end the app as q does:
+        # the terminal leaves the alternate screen and the demo's temp dir is removed.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.exit)
         self.push_screen(HomeScreen())
         if self.ctx.secrets.notice:
             self.notify(self.ctx.secrets.notice, title="Secrets", severity="warning", timeout=12)

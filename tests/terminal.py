@@ -77,6 +77,21 @@ class Terminal:
                 raise AssertionError(f"still running after {timeout}s:\n{self.screen()}")
             time.sleep(POLL_S)
 
+    def program_pid(self) -> int:
+        """The pid of the command the pane's shell runs (the shell's one child)."""
+        shell = self._tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if fields[1] == shell:
+                return int(stat.parent.name)
+        raise AssertionError(f"no child of the pane's shell {shell}")
+
+    def alternate_screen(self) -> bool:
+        return self._tmux("display-message", "-p", "-t", "t", "#{alternate_on}").strip() == "1"
+
     def __enter__(self) -> Terminal:
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -81,3 +82,20 @@ def test_demo_walkthrough_in_a_real_terminal(
         term.wait_for("● idle")
         term.press("q")
         assert term.wait_exit() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_ends_the_demo_cleanly(
+    msp_tui_exe: str, terminal_env: dict[str, str], tmp_path: Path, signum: int
+) -> None:
+    """kill (SIGTERM) or a dropped SSH session (SIGHUP): the terminal leaves the alternate
+    screen and the demo's throwaway data dir is removed, as after q."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with Terminal([msp_tui_exe, "demo"], {**terminal_env, "TMPDIR": str(temp)}) as term:
+        term.wait_for("Connect SpamTitan", timeout=90)
+        assert list(temp.glob("msp-tui-demo-*")) and term.alternate_screen()
+        os.kill(term.program_pid(), signum)
+        assert term.wait_exit(timeout=60) == 0
+        assert not term.alternate_screen()
+        assert list(temp.glob("msp-tui-demo-*")) == []
