@@ -273,6 +273,8 @@ class HomeScreen(Screen):
         search = self.query_one("#card-search", Input)
         search.value = ""
         search.add_class("-hidden")
+        if self.focused is search:  # back to the cards, not left typing into nothing
+            self.set_focus(None)
         self.action_refresh()
 
     @on(Input.Changed, "#card-search")

@@ -506,10 +506,11 @@ class MappingPanel(Widget):
         search = self.search_for(side)
         if self.carrying is not None:
             self._put_down()
+        elif self.app.focused is search:  # esc in the search: cleared, and back to the list
+            search.value = ""
+            self.list_for(side).focus()
         elif search.value:
             search.value = ""
-        elif self.app.focused is search:
-            self.list_for(side).focus()
 
 
 class AcceptAllDialog(ModalScreen[bool]):

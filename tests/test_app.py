@@ -132,3 +132,16 @@ async def test_home_keeps_a_card_focused(ctx: Context) -> None:
         await pilot.press("escape")  # and back Home, a card has the focus again
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
         await wait_until(pilot, lambda: isinstance(app.focused, Card))
+
+
+async def test_esc_in_the_home_search_goes_back_to_the_cards(ctx: Context) -> None:
+    app = MspTuiApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        await pilot.press("slash", *"mail")
+        assert [c.card.key for c in app.screen.query(Card)] == ["connect:mailprotector"]
+        await pilot.press("escape")  # cleared, hidden, and the keys go to the cards again
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        assert len(app.screen.query(Card)) == 3
+        await pilot.press("down")
+        assert isinstance(app.focused, Card)
