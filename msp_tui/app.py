@@ -9,7 +9,7 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -105,6 +105,7 @@ class MspTuiApp(App[None]):
         self.serve_port = serve_port
         self.vendor_api: BackgroundServer | None = None
         self._vendor_api_starting = asyncio.Lock()
+        self._said_small = False
         self.data_stamp: tuple[int, ...] = ()
         self.adapter_options: dict = {}  # e.g. a faster RetryPolicy in tests
         self._outbox_busy = False
@@ -118,6 +119,20 @@ class MspTuiApp(App[None]):
         super().notify(printable(message, lines=True), title=printable(title),
                        severity=severity, timeout=timeout, markup=False)  # fmt: skip
 
+    MIN_SIZE = (80, 24)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._say_if_small(event.size.width, event.size.height)
+
+    def _say_if_small(self, width: int, height: int) -> None:
+        """Once each time the terminal shrinks below 80x24: what is cut is not a fault."""
+        small = width < self.MIN_SIZE[0] or height < self.MIN_SIZE[1]
+        if small and not self._said_small:
+            self.notify(f"The terminal is {width}x{height}: msp-tui is laid out for 80x24 or"
+                        " more, so some text is cut. Enlarge the window.",
+                        severity="warning", timeout=8)  # fmt: skip
+        self._said_small = small
+
     def on_mount(self) -> None:
         # SIGTERM (kill, systemd) and SIGHUP (the SSH session dropped) end the app as q does:
         # the terminal leaves the alternate screen and the demo's temp dir is removed.
@@ -126,6 +141,7 @@ class MspTuiApp(App[None]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.exit)
         self.push_screen(HomeScreen())
+        self._say_if_small(self.size.width, self.size.height)
         if self.ctx.secrets.notice:
             self.notify(self.ctx.secrets.notice, title="Secrets", severity="warning", timeout=12)
         self.data_stamp = data_stamp()

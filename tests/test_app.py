@@ -145,3 +145,15 @@ async def test_esc_in_the_home_search_goes_back_to_the_cards(ctx: Context) -> No
         assert len(app.screen.query(Card)) == 3
         await pilot.press("down")
         assert isinstance(app.focused, Card)
+
+
+async def test_a_terminal_under_80x24_is_told_so(ctx: Context) -> None:
+    app = MspTuiApp(ctx)
+    notes: list[str] = []
+    async with app.run_test(size=(70, 20)) as pilot:
+        app.notify = lambda message, **kw: notes.append(message)
+        await pilot.resize_terminal(60, 20)
+        await pilot.resize_terminal(100, 30)
+        await pilot.resize_terminal(79, 24)
+        await wait_until(pilot, lambda: len(notes) == 1)
+        assert "The terminal is 79x24: msp-tui is laid out for 80x24" in notes[0]
