@@ -35,6 +35,7 @@ from msp_tui.writeback import (
 from screens import STYLES
 from screens.home import HomeScreen
 from screens.indicator import SyncState
+from screens.palette import MspCommands
 
 
 class NewDataLanded(Message):
@@ -68,6 +69,7 @@ class MspTuiApp(App[None]):
     TITLE = "msp-tui"
     SUB_TITLE = "MSP billing reconciliation"
     CSS_PATH = STYLES
+    COMMANDS = App.COMMANDS | {MspCommands}  # ctrl+p: the app's own commands first
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave msp-tui."),
         Binding(

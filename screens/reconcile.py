@@ -61,8 +61,9 @@ Every mapped company and product: what the vendor counts beside what the PSA agr
 - **space** selects a line (on a heading: all of its lines); **x** selects every line shown,
   or clears the selection. With lines selected, **a** and **d** act on all of them after a
   confirmation that shows the total revenue change.
-- **f** cycles the filter: to review (everything but no change), handled this period, all,
-  then each status. **v** cycles the vendor. **/** searches company, product and account names.
+- **f** picks the filter from a short list: to review (everything but no change), handled
+  this period, all, or one status. **v** cycles the vendor. **/** searches company, product
+  and account names.
 - **g** groups by company or by product; **i** sorts by revenue impact (largest first, gains
   and losses alike) or by name.
 - **p** writes waiting decisions now (and retries failed ones); **r** reads everything again.
@@ -215,6 +216,34 @@ class AgreementModal(ModalScreen[PsaAgreement | None]):
         self.dismiss(None)
 
 
+class FilterPicker(ModalScreen[str | None]):
+    """f: which lines to show, from a short list (the current one highlighted)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="filter.cancel", tooltip="Keep it.")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter-dialog", classes="dialog"):
+            yield Static("[b]Show which lines?[/b] (enter picks, esc keeps the filter)")
+            yield OptionList(*(Option(title, id=key) for key, title in FILTERS.items()),
+                             id="filter-list")  # fmt: skip
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = list(FILTERS).index(self.current)
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ReconcileScreen(Screen):
     HELP = RECONCILE_HELP
     BINDINGS = [
@@ -256,7 +285,7 @@ class ReconcileScreen(Screen):
         ),
         Binding(
             "f",
-            "cycle_filter",
+            "pick_filter",
             "Filter",
             id="reconcile.filter",
             tooltip="To review, handled, all, or one status.",
@@ -317,10 +346,10 @@ class ReconcileScreen(Screen):
         ),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, which: str = TO_REVIEW) -> None:
         super().__init__()
         self.lines: list[ReconciliationLine] = []
-        self.which = TO_REVIEW
+        self.which = which if which in FILTERS else TO_REVIEW
         self.integration: str | None = None
         self.group_by: GroupBy = "company"
         self.sort_by: SortBy = "name"
@@ -644,9 +673,15 @@ class ReconcileScreen(Screen):
 
     # --- viewing -------------------------------------------------------------------------------
 
-    def action_cycle_filter(self) -> None:
-        keys = list(FILTERS)
-        self.which = keys[(keys.index(self.which) + 1) % len(keys)]
+    def action_pick_filter(self) -> None:
+        def picked(which: str | None) -> None:
+            if which is not None:
+                self.set_filter(which)
+
+        self.app.push_screen(FilterPicker(self.which), picked)
+
+    def set_filter(self, which: str) -> None:
+        self.which = which
         self.show()
 
     def action_cycle_vendor(self) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import httpx
 from pilot_tools import wait_until
+from textual.command import CommandList, CommandPalette
 
 from adapters.sandbox.mailprotector import VENDOR_KEY, gradient_token
 from msp_tui.app import MspTuiApp, NewDataLanded
@@ -157,3 +158,30 @@ async def test_a_terminal_under_80x24_is_told_so(ctx: Context) -> None:
         await pilot.resize_terminal(79, 24)
         await wait_until(pilot, lambda: len(notes) == 1)
         assert "The terminal is 79x24: msp-tui is laid out for 80x24" in notes[0]
+
+
+async def test_the_command_palette_offers_the_apps_commands(ctx: Context) -> None:
+    Integration.create(name="spamtitan", vendor="spamtitan", kind="pull", status="active")
+    app = MspTuiApp(ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+
+        async def offered(query: str) -> list[str]:
+            await pilot.press("ctrl+p")
+            await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await pilot.press(*query)
+            options = app.screen.query_one(CommandList)
+            await wait_until(pilot, lambda: options.option_count > 0)
+            return [str(options.get_option_at_index(i).prompt).split("\n")[0]
+                    for i in range(options.option_count)]  # fmt: skip
+
+        assert "Connect SpamTitan" in await offered("spam")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        found = await offered("syn")
+        assert {"Sync all", "Sync spamtitan"} <= set(found)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        assert (await offered("rec"))[0].startswith("Reconcile: ")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ReconcileScreen")

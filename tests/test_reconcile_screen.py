@@ -7,12 +7,19 @@ from decimal import Decimal
 
 from pilot_tools import wait_until
 from recon_world import FAST, demo_external, line_for, sim_quantity
+from textual.widgets import OptionList
 
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
 from msp_tui.app import MspTuiApp
-from msp_tui.reconcile import Group, ReconciliationLine
+from msp_tui.reconcile import FILTERS, Group, ReconciliationLine
 from msp_tui.store.models import AuditEvent, Decision, PsaAgreement
-from screens.reconcile import AdjustModal, AgreementModal, ReconcileList, ReconcileScreen
+from screens.reconcile import (
+    AdjustModal,
+    AgreementModal,
+    FilterPicker,
+    ReconcileList,
+    ReconcileScreen,
+)
 from screens.wizard import ConfirmModal
 
 SIZE = (80, 24)
@@ -78,8 +85,7 @@ async def test_approve_writes_the_vendor_quantity_to_the_psa(mapped) -> None:
         assert "decision.approve" in actions and "push.pushed" in actions
         # ... and the handled line has left the list for this period.
         assert line.key not in {row.key for row in shown_lines(screen)}
-        while screen.which != "handled":
-            await pilot.press("f")
+        await pick_filter(pilot, app, screen, "Handled")
         [handled] = [row for row in shown_lines(screen) if row.key == line.key]
         assert handled.status == "no_change"
 
@@ -132,8 +138,7 @@ async def test_bulk_dismiss_confirms_the_revenue_change_and_a_new_count_brings_l
     app = start_app(demo, ctx)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_reconcile(pilot, app)
-        while screen.which != "reconcile":
-            await pilot.press("f")
+        await pick_filter(pilot, app, screen, "Reconcile")
         first, second = shown_lines(screen)[:2]
         await go_to(pilot, screen, first.key)
         await pilot.press("space")
@@ -181,3 +186,16 @@ async def test_a_conflict_is_shown_with_both_numbers(mapped) -> None:
         detail = str(screen.query_one("#reconcile-detail").content)
         assert "now says 999" in detail and "nothing was overwritten" in detail
         assert not isinstance(row, Group)
+
+
+async def pick_filter(pilot, app, screen: ReconcileScreen, title: str) -> None:
+    """f, then the filter by its title in the picker's list, then enter."""
+    await pilot.press("f")
+    await wait_until(pilot, lambda: isinstance(app.screen, FilterPicker))
+    options = app.screen.query_one(OptionList)
+    for _ in range(options.option_count):
+        if str(options.get_option_at_index(options.highlighted).prompt) == title:
+            break
+        await pilot.press("down")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.screen is screen and FILTERS[screen.which] == title)
