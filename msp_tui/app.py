@@ -15,7 +15,6 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
-from textual.widgets import HelpPanel
 
 from msp_tui import __version__
 from msp_tui.alerts import AlertResult, alerts_due, deliver_alerts
@@ -314,7 +313,9 @@ class MspTuiApp(App[None]):
             self.vendor_api.stop()
 
     def action_toggle_help(self) -> None:
-        if self.screen.query(HelpPanel):
-            self.action_hide_help_panel()
+        from screens.help import HelpScreen, help_text
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(help_text(self.screen)))

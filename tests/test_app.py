@@ -11,6 +11,7 @@ from msp_tui.app import MspTuiApp, NewDataLanded
 from msp_tui.context import Context
 from msp_tui.push.keys import new_partner_key
 from msp_tui.store.models import Integration, VendorAccount
+from screens.help import HelpScreen
 from screens.home import Card, EmptyState
 from serve_process import start_serve, stop_serve
 
@@ -46,9 +47,16 @@ async def test_home_lists_integrations_with_counts(ctx: Context) -> None:
         assert card.card.lines[1] == "3 accounts · 0 services · 3 unmapped"
         assert app.focused is card
         await pilot.press("question_mark")
-        assert app.screen.query("HelpPanel")
-        await pilot.press("f1")
-        assert not app.screen.query("HelpPanel")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = app.screen.text
+        # the screen's own keys first, then the focused card's help, then the generic keys
+        assert text.index("## Keys here") < text.index("## Cards") < text.index("## Everywhere")
+        assert text.index("Sync the PSA") < text.index("Leave msp-tui")
+        assert app.screen.query_one("#help-body").region.width == 80  # the whole width
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+        await pilot.press("f1", "f1")  # F1 toggles it too
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
         await pilot.press("slash", *"mail")
         assert [c.card.key for c in app.screen.query(Card)] == ["connect:mailprotector"]
 
