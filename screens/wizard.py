@@ -140,11 +140,12 @@ class ConnectWizard(Screen[None]):
             tooltip="The previous step; nothing is lost.",
         ),
         Binding(
-            "escape",
+            "escape,q",
             "cancel",
             "Cancel",
             id="wizard.cancel",
-            tooltip="Back to Home; what was saved stays saved.",
+            tooltip="Back to Home; what was saved stays saved (it asks if something would"
+            " be lost).",
         ),
     ]
     HELP = """\
@@ -286,7 +287,23 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             self.go(steps[steps.index(self.step) - 1])
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self._typed_unsaved():
+            self.dismiss(None)
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmModal("Leave without connecting? The URL and API key you"
+                                          " typed are not saved."), answered)  # fmt: skip
+
+    def _typed_unsaved(self) -> bool:
+        """Mappings and a made partner key are saved as they happen; only credentials typed
+        and not yet authenticated would be lost."""
+        if self.kind != "pull" or self.integration is not None:
+            return False
+        return any(i.value.strip() for i in self.query("#url, #api-key").results(Input))
 
     def check_step(self) -> str | None:
         if self.step == "module" and not (

@@ -22,7 +22,7 @@ from msp_tui.store.models import (
 from screens.home import Card
 from screens.indicator import SyncIndicator
 from screens.mapping_panel import MappingPanel
-from screens.wizard import ConnectWizard, PartnerKeyModal
+from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal
 
 
 @pytest.fixture
@@ -269,3 +269,21 @@ async def test_the_demo_console_of_a_reopened_wizard_says_what_to_do(demo) -> No
         await wait_until(pilot, lambda: integration.services.count() == 8)
         app.screen.query_one("#demo-alerts").press()
         await wait_until(pilot, lambda: Alert.select().count() == 3)
+
+
+async def test_leaving_asks_only_when_typed_credentials_would_be_lost(ctx) -> None:
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wizard = await open_card(pilot, app, "connect:spamtitan")
+        await pilot.press("q")  # nothing typed: q leaves the wizard, not the app
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConnectWizard))
+        assert app.is_running
+        wizard = await open_card(pilot, app, "connect:spamtitan")
+        await pilot.press("ctrl+n", *"https://st.example.com")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")  # stay
+        await wait_until(pilot, lambda: app.screen is wizard)
+        assert wizard.query_one("#url").value == "https://st.example.com"
+        await pilot.press("escape", "y")  # leave after all
+        await wait_until(pilot, lambda: not isinstance(app.screen, (ConnectWizard, ConfirmModal)))
