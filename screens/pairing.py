@@ -193,6 +193,11 @@ drag it onto a row of the list beside it.
         return index is not None
 
     def scroll_to_cursor(self) -> None:
+        if self._rows and self.is_mounted and not self.size.height:
+            # Not laid out yet: scrolled now, the cursor row would end up at the top and the
+            # rows above it (a heading) off screen. Once it has a size, scroll for real.
+            self.call_after_refresh(self.scroll_to_cursor)
+            return
         if self._rows and self.is_mounted:
             self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True,
                                   immediate=True)  # fmt: skip

@@ -411,8 +411,6 @@ class ReconcileScreen(Screen):
         table.set_rows(rows)
         if isinstance(table.highlighted_item, Group) and len(rows) > 1:
             table.move_cursor(table.cursor + 1)  # land on a line, not a heading
-            if table.cursor == 1:  # ... with its heading still in view (B6)
-                table.scroll_home(animate=False, immediate=True)
         self._show_status(rows)
         self._show_detail(table.highlighted_item)
 

@@ -199,3 +199,16 @@ async def pick_filter(pilot, app, screen: ReconcileScreen, title: str) -> None:
         await pilot.press("down")
     await pilot.press("enter")
     await wait_until(pilot, lambda: app.screen is screen and FILTERS[screen.which] == title)
+
+
+async def test_the_first_heading_is_in_view_when_the_screen_opens(mapped) -> None:
+    """B6: the cursor lands on the first line and its heading stays on screen."""
+    demo, ctx = mapped
+    app = start_app(demo, ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reconcile(pilot, app)
+        table = screen.query_one(ReconcileList)
+        await wait_until(pilot, lambda: table.size.height > 0 and table.cursor == 1)
+        assert isinstance(table.rows[0], Group)
+        await wait_until(pilot, lambda: table.scroll_offset.y == 0)
+        assert "▸" in app.export_screenshot()
