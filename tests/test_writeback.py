@@ -117,15 +117,22 @@ def outbox_push(db: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
 
 
-def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
-    """A real `msp-tui outbox push` process, killed with SIGKILL while its PSA call hangs."""
+def approved_for_a_worker(mapped):
+    """An approved decision for an `outbox push` subprocess to write: the store's path, the
+    line, the decision and the ConnectWise simulator's faults (its log cleared)."""
     demo, ctx = mapped
-    db = demo.directory / "demo.db"
-    share_psa_keys(ctx)
+    share_psa_keys(ctx)  # the subprocess reads the PSA keys from the file store, as cron would
     line = line_for(demo, RECONCILE)
     decision = decide(line, "approve", "tester")
     faults = cw_faults(demo)
     faults.log.clear()
+    return demo.directory / "demo.db", line, decision, faults
+
+
+def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
+    """A real `msp-tui outbox push` process, killed with SIGKILL while its PSA call hangs."""
+    demo, _ = mapped
+    db, line, decision, faults = approved_for_a_worker(mapped)
     faults.hang = 1  # the worker's first PSA call never answers
     worker = outbox_push(db)
     wait_while_running(worker, lambda: faults.in_flight)
@@ -153,13 +160,8 @@ def test_a_worker_killed_after_its_patch_landed_does_not_write_it_again(mapped) 
     """SIGKILL after ConnectWise carried the PATCH out and before the worker heard back: the
     PSA holds the new quantity, the store still says pending. A restarted worker re-reads the
     line, sees the target there and only marks it pushed."""
-    demo, ctx = mapped
-    db = demo.directory / "demo.db"
-    share_psa_keys(ctx)
-    line = line_for(demo, RECONCILE)
-    decision = decide(line, "approve", "tester")
-    faults = cw_faults(demo)
-    faults.log.clear()
+    demo, _ = mapped
+    db, line, decision, faults = approved_for_a_worker(mapped)
     faults.hang_after_write = 1  # the PATCH is applied, its reply held
     worker = outbox_push(db)
     wait_while_running(worker, lambda: faults.replies_held)
