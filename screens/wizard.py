@@ -409,10 +409,12 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     @on(Button.Pressed, "#check-connection")
     def check_connection(self) -> None:
-        if self.integration is None:
+        status = self.query("#connection-status").results(Static)
+        shown_in = next(status, None)
+        if self.integration is None or shown_in is None:  # gone: the wizard is closing
             return
         found = connect.check_connection(self.integration)
-        self.query_one("#connection-status", Static).update(
+        shown_in.update(
             f"Status: [b]{shown(found.status)}[/b] · {found.accounts} accounts · {found.services}"
             " services received"
         )

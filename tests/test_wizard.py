@@ -269,6 +269,10 @@ async def test_the_demo_console_of_a_reopened_wizard_says_what_to_do(demo) -> No
         await wait_until(pilot, lambda: integration.services.count() == 8)
         app.screen.query_one("#demo-alerts").press()
         await wait_until(pilot, lambda: Alert.select().count() == 3)
+        # the console's worker is done (it reports, then shows the connection) before leaving
+        await wait_until(pilot, lambda: any("3 alerts sent" in n for n in notes))
+        await wait_until(pilot, lambda: "active" in str(app.screen.query_one(
+            "#connection-status").content))  # fmt: skip
 
 
 async def test_leaving_asks_only_when_typed_credentials_would_be_lost(ctx) -> None:
