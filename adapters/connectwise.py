@@ -13,10 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from adapters.errors import AdapterError, MalformedResponse, Secret, register_secret
+from adapters.errors import (
+    AdapterError,
+    MalformedResponse,
+    NotFound,
+    Secret,
+    register_secret,
+)
 from adapters.http import HttpClient, RetryPolicy
 from adapters.records import (
     Board,
@@ -66,6 +73,34 @@ class ConnectWiseCredentials:
         register_secret(raw)
         register_secret(encoded)
         return "Basic " + encoded
+
+
+async def find_codebase(
+    site: str,
+    company_id: str,
+    *,
+    timeout: float = 20.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> str:
+    """The API codebase of a ConnectWise site (`v2025_1`), from its public company-info call,
+    which needs no keys. A wrong company id answers 404 or an empty body."""
+    async with HttpClient(f"{site_url(site)}/login/", vendor=VENDOR, timeout=timeout,
+                          retry=RetryPolicy(attempts=2), transport=transport) as http:  # fmt: skip
+        try:
+            info = await http.get_json(f"companyinfo/{quote(company_id.strip(), safe='')}")
+        except NotFound:
+            info = None
+    codebase = str(info.get("Codebase") or "").strip("/") if isinstance(info, dict) else ""
+    if not codebase:
+        raise NotFound(
+            VENDOR,
+            f"{site_url(site)} does not know the company id"
+            f" {company_id.strip()!r}: use the one you log in with",
+            404,
+        )
+    if not codebase.replace("_", "").replace(".", "").isalnum():
+        raise MalformedResponse(VENDOR, "ConnectWise's company info names no usable codebase")
+    return codebase
 
 
 def _date(value: Any) -> date | None:

@@ -247,7 +247,11 @@ def build_parser() -> Parser:
         metavar="VAR",
         help="environment variable holding the private key (else a hidden prompt)",
     )
-    cw.add_argument("--codebase", default="v4_6_release", help="default: %(default)s")
+    cw.add_argument(
+        "--codebase",
+        help="the API codebase, e.g. v2025_1 (default: asked of the site's company info;"
+        " v4_6_release with --no-check)",
+    )
     cw.add_argument("--name", default="connectwise", help=argparse.SUPPRESS)
     cw.add_argument("--no-check", action="store_true", help="save without calling ConnectWise")
     cw.set_defaults(handler=commands.cmd_psa_set)

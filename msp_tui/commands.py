@@ -11,20 +11,18 @@ import os
 import sys
 from typing import Any
 
-from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials, site_url
+from adapters.connectwise import DEFAULT_CODEBASE, ConnectWiseCredentials
 from adapters.errors import AdapterError, Secret, redact
 from adapters.spamtitan import normalise_base_url
 from msp_tui import connect
 from msp_tui.context import Context
 from msp_tui.overview import integration_summaries
-from msp_tui.sources import psa_secret_scope
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
     AccountMapping,
     Decision,
     Integration,
     PsaCompany,
-    PsaConnection,
     PsaProduct,
     ServiceMapping,
     UsageCount,
@@ -106,45 +104,38 @@ def positive_int(value: str) -> int:
 
 
 def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.psa_setup import (
+        ConnectWiseSettings,
+        PsaSetupError,
+        check_connectwise,
+        save_connectwise,
+    )
+
+    settings = ConnectWiseSettings(args.site, args.company, args.client_id, args.codebase)
     try:
-        site = site_url(args.site)
-    except ValueError as exc:
+        site = settings.site_checked()
+    except PsaSetupError as exc:
         raise UsageError(f"--site {args.site!r}: {exc}") from None
     if args.public_key:
         public_key = Secret(args.public_key)
     else:
         public_key = read_secret(args.public_key_env, "ConnectWise public key")
     private_key = read_secret(args.private_key_env, "ConnectWise private key")
-    credentials = ConnectWiseCredentials(
-        site, args.company, public_key, private_key, args.client_id, args.codebase
-    )
-    if not args.no_check:
+    if args.no_check:
+        codebase = args.codebase or DEFAULT_CODEBASE
+        credentials = ConnectWiseCredentials(
+            site, args.company, public_key, private_key, args.client_id, codebase
+        )
+    else:
         try:
-            asyncio.run(_check_connectwise(credentials))
-        except AdapterError as exc:
+            credentials = asyncio.run(check_connectwise(settings, public_key, private_key))
+        except PsaSetupError as exc:
             raise CommandError(f"not saved: {exc}") from None
     notice_secrets(ctx)
-    with writing(ctx.db):
-        connection = PsaConnection.get_or_none(PsaConnection.name == args.name)
-        if connection is None:
-            connection = PsaConnection(name=args.name)
-        connection.site = site
-        connection.company_identifier = args.company
-        connection.client_id = args.client_id
-        connection.codebase = args.codebase
-        connection.status = "not_connected" if args.no_check else "active"
-        connection.save()
-    scope = psa_secret_scope(connection)
-    ctx.secrets.set(scope, "public_key", public_key.reveal())
-    ctx.secrets.set(scope, "private_key", private_key.reveal())
-    checked = "" if args.no_check else " (credentials checked)"
+    save_connectwise(ctx.secrets, credentials, checked=not args.no_check, name=args.name)
+    checked = "" if args.no_check else f" (credentials checked, API {credentials.codebase})"
     say(f"ConnectWise connection '{args.name}' saved{checked}; next: msp-tui sync --all")
     return 0
-
-
-async def _check_connectwise(credentials: ConnectWiseCredentials) -> None:
-    async with ConnectWiseAdapter(credentials, timeout=20.0) as adapter:
-        await adapter.authenticate()
 
 
 def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> int:

@@ -30,10 +30,14 @@ EMPTY_STATE = """\
 msp-tui compares what your vendors count (SpamTitan, Mailprotector) with what your PSA \
 (ConnectWise Manage) bills, and fixes the agreements you approve.
 
-To begin: pick a vendor below and press [b]enter[/b] to connect it, map its accounts and \
-services, then reconcile. Press [b]?[/b] for help on any screen, [b]ctrl+p[/b] for every \
-command, [b]q[/b] to quit.
+To begin: press [b]enter[/b] on the PSA card to connect ConnectWise Manage, then connect a \
+vendor below, map its accounts and services, and reconcile. Press [b]?[/b] for help on any \
+screen, [b]ctrl+p[/b] for every command, [b]q[/b] to quit.
 """
+FIRST_STEP = (
+    "press [b]enter[/b] on the PSA card to connect ConnectWise Manage, then connect a vendor below,"
+)
+NEXT_STEP = "the PSA is connected; now pick a vendor below, press [b]enter[/b] to connect it,"
 CATALOG = {
     "spamtitan": ("SpamTitan", "Email security · pulled with an API URL and key"),
     "mailprotector": ("Mailprotector", "Email security · pushes counts with a partner key"),
@@ -59,7 +63,7 @@ def _when(moment) -> str:
 
 def psa_card(psa: PsaSummary | None) -> CardData:
     if psa is None:
-        hint = "Not connected. Run: msp-tui psa set connectwise --help"
+        hint = "Not connected · press enter to connect it (start here)"
         return CardData("psa", "psa", "ConnectWise Manage (PSA)", (hint,), "not_connected")
     return CardData(
         "psa",
@@ -195,7 +199,17 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         self._last_card: Card | None = None
+        self._was_syncing = False
+        self.watch(self.app, "sync_state", self._sync_seen)
         self.action_refresh()
+
+    def _sync_seen(self, state) -> None:
+        """Home is a summary, not a list being worked through: when the syncs end, it shows
+        what they brought without waiting for r (other screens light "new data" instead)."""
+        syncing = bool(state.syncing)
+        if self._was_syncing and not syncing and self.is_current:
+            self.action_refresh()
+        self._was_syncing = syncing
 
     def cards(self) -> list[CardData]:
         summaries = integration_summaries()
@@ -231,8 +245,14 @@ class HomeScreen(Screen):
         await box.remove_children()
         widgets = [Card(c) for c in shown]
         await box.mount_all(widgets)
-        self.query_one(EmptyState).display = not any(c.kind == "integration" for c in cards)
+        empty = self.query_one(EmptyState)
+        empty.display = not any(c.kind == "integration" for c in cards)
+        psa_connected = any(c.key == "psa" and c.status != "not_connected" for c in cards)
+        empty.update(EMPTY_STATE.replace(FIRST_STEP, NEXT_STEP) if psa_connected else EMPTY_STATE)
         target = next((w for w in widgets if w.card.key == focused_key), None)
+        if psa_missing := next((w for w in widgets if w.card.key == "psa"
+                                and w.card.status == "not_connected"), None):  # fmt: skip
+            target = target or psa_missing  # the first step of a first run
         target = target or next((w for w in widgets if w.card.kind == "integration"), None)
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
         if target is not None and not typing:
@@ -307,4 +327,9 @@ class HomeScreen(Screen):
 
             self.app.push_screen(IntegrationScreen(card.key), lambda _: self.action_refresh())
         else:
-            self.notify("Connect or change the PSA with: msp-tui psa set connectwise --help")
+            self.action_connect_psa()
+
+    def action_connect_psa(self) -> None:
+        from screens.psa_form import PsaForm
+
+        self.app.push_screen(PsaForm(), lambda _: self.action_refresh())

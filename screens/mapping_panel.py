@@ -184,8 +184,9 @@ class MappingPanel(Widget):
         self._show_side("vendor")
         self._show_titles(self.board.counts())
         if not self.board.psa:  # B11: an empty left list says why and what to do
-            self.status = (f"No {self.psa_noun} yet: connect the PSA (msp-tui psa set --help)"
-                           " and sync it (s on Home); nothing here is lost meanwhile.")  # fmt: skip
+            self.status = (f"No {self.psa_noun} yet: connect the PSA (its card on Home, or"
+                           " ctrl+p) and let it sync; this board fills in when the sync ends,"
+                           " and nothing here is lost meanwhile.")  # fmt: skip
         self._show_status()
         if self.screen.focused is None:
             self.list_for("psa").focus()

@@ -33,6 +33,7 @@ class MspCommands(Provider):
     def commands(self) -> list[Command]:
         from screens.alerts import AlertsScreen
         from screens.integration import IntegrationScreen
+        from screens.psa_form import PsaForm
         from screens.reconcile import ReconcileScreen
         from screens.wizard import ConnectWizard
 
@@ -41,9 +42,9 @@ class MspCommands(Provider):
             Command(f"Connect {title}", blurb, self._opens(ConnectWizard, vendor))
             for vendor, (title, blurb) in VENDORS.items()
         ]
-        found.append(Command("Connect the PSA", "ConnectWise Manage: msp-tui psa set",
-                             partial(app.notify, "Connect ConnectWise Manage from the shell:"
-                                     " msp-tui psa set connectwise --help")))  # fmt: skip
+        psa_title = "Connect the PSA" if self._psa is None else "Change the PSA connection"
+        found.append(Command(psa_title, "ConnectWise Manage: site, company and API keys",
+                             self._opens(PsaForm)))  # fmt: skip
         found.append(Command("Sync all", "The PSA and every pulled vendor", self._sync_all))
         if self._psa is not None:
             found.append(Command("Sync the PSA", "Companies, products and agreements",

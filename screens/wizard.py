@@ -49,6 +49,12 @@ Then press [b]Check Connection[/b] here to see what arrived.
 """
 
 
+NO_PSA = """\
+No PSA is connected yet. The mapping steps pair this vendor's accounts with the PSA's \
+companies, so connect ConnectWise Manage first? (n: go on; the boards fill in once it is \
+connected and synced.)"""
+
+
 class PartnerKeyModal(ModalScreen[None]):
     """The partner key, shown this once, with copy to clipboard (OSC 52 works over SSH)."""
 
@@ -232,6 +238,10 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                     yield Button("Send Alerts", id="demo-alerts")
 
     def on_mount(self) -> None:
+        self._psa_syncing = False
+        self.watch(self.app, "sync_state", self._psa_sync_seen)
+        if self.integration is None and connect.psa_connection() is None:
+            self.app.push_screen(ConfirmModal(NO_PSA), self._connect_psa)
         if self.integration is not None:
             modules = self.integration.modules.split(",")
             self.query_one("#mod-billing", Checkbox).value = "billing" in modules
@@ -239,6 +249,19 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                 "alerts" in modules or self.step == "alerts"
             )
         self.go(self.step)
+
+    def _connect_psa(self, yes: bool | None) -> None:
+        if yes:
+            from screens.psa_form import PsaForm
+
+            self.app.push_screen(PsaForm())
+
+    def _psa_sync_seen(self, state) -> None:
+        """A board read before the PSA's first sync ended had no companies: read it again."""
+        syncing = "psa" in state.syncing
+        if self._psa_syncing and not syncing and self.step in ("accounts", "services"):
+            self.load_board(self.step)
+        self._psa_syncing = syncing
 
     def steps(self) -> list[str]:
         alerts = self.query_one("#mod-alerts", Checkbox).value

@@ -1,0 +1,145 @@
+"""The PSA form, typed into with the keyboard against the ConnectWise simulator over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pilot_tools import wait_until
+
+from adapters.sandbox import Faults, LoopbackServer, World, build_world
+from adapters.sandbox.connectwise import CODEBASE, connectwise_app
+from msp_tui.app import MspTuiApp
+from msp_tui.cli import main
+from msp_tui.context import Context
+from msp_tui.store.models import PsaCompany, PsaConnection
+from screens.home import Card, HomeScreen
+from screens.psa_form import PsaForm
+from screens.wizard import NO_PSA, ConfirmModal, ConnectWizard
+
+
+@pytest.fixture
+def cw() -> Iterator[tuple[LoopbackServer, World]]:
+    world = build_world(seed=3, companies=40)
+    with LoopbackServer(connectwise_app(world, Faults())) as server:
+        yield server, world
+
+
+def status(form: PsaForm) -> str:
+    return str(form.query_one("#psa-status").render())
+
+
+async def type_into(pilot, form: PsaForm, field: str, text: str) -> None:
+    form.query_one(f"#{field}").focus()
+    await pilot.press("ctrl+u", *text)  # ctrl+u: clear what the field held
+    assert form.query_one(f"#{field}").value == text
+
+
+async def checked(pilot, form: PsaForm, key: str = "ctrl+r") -> str:
+    form.query_one("#psa-status").update("")
+    await pilot.press(key)
+    await wait_until(pilot, lambda: status(form) not in ("", "Asking ConnectWise…"))
+    return status(form)
+
+
+async def test_the_psa_card_opens_a_form_that_checks_saves_and_syncs(ctx: Context, cw) -> None:
+    server, world = cw
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # A first run: the PSA card holds the focus, enter opens the form.
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        assert app.focused.card.key == "psa"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        form = app.screen
+        assert app.focused is form.query_one("#site")
+
+        says = await checked(pilot, form)
+        assert "Fill in: Site, Company ID, Client ID, Public key, Private key" in says
+
+        await type_into(pilot, form, "site", server.base_url)
+        await type_into(pilot, form, "company", "nobody")
+        await type_into(pilot, form, "public-key", world.cw_public_key)
+        await type_into(pilot, form, "private-key", "NotTheKey")
+        await type_into(pilot, form, "client-id", world.cw_client_id)
+        says = await checked(pilot, form)
+        assert says.startswith("✗ Company ID:") and "'nobody'" in says, says
+        assert app.focused is form.query_one("#company")
+
+        await type_into(pilot, form, "company", world.cw_company_id)
+        says = await checked(pilot, form)
+        assert says.startswith("✗ Public and private key:") and "401" in says, says
+        assert "NotTheKey" not in says
+
+        await type_into(pilot, form, "private-key", world.cw_private_key)
+        says = await checked(pilot, form)
+        assert says.startswith("✓ ConnectWise accepted") and CODEBASE in says, says
+        assert PsaConnection.select().count() == 0  # Check saves nothing
+
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        connection = PsaConnection.get()
+        assert (connection.site, connection.codebase, connection.status) == (
+            server.base_url, CODEBASE, "active")  # fmt: skip
+        assert ctx.secrets.get("psa/connectwise", "private_key") == world.cw_private_key
+        # The PSA syncs at once; its card then counts what was read.
+        await wait_until(pilot, lambda: not app.sync_state.syncing and PsaCompany.select().count())
+        await wait_until(pilot, lambda: "companies" in str(app.screen.query(Card).first().render()))
+
+        # Reopened, the form shows the settings and keeps the stored keys when left empty.
+        await pilot.press("ctrl+p", *"psa")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        form = app.screen
+        assert form.query_one("#company").value == world.cw_company_id
+        assert form.query_one("#private-key").value == ""
+        says = await checked(pilot, form)
+        assert says.startswith("✓ ConnectWise accepted"), says
+        await pilot.press("escape")  # nothing changed: no question
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+
+async def test_leaving_the_form_asks_only_when_typing_would_be_lost(ctx: Context) -> None:
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        await pilot.press(*"na.myconnectwise.net", "escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert PsaConnection.select().count() == 0
+
+
+async def test_a_vendor_wizard_without_a_psa_offers_to_connect_it(ctx: Context) -> None:
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        while app.focused.card.key != "connect:spamtitan":
+            await pilot.press("down")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert app.screen.question == NO_PSA
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        await pilot.press("escape")  # not now: back to the wizard, which still works
+        await wait_until(pilot, lambda: isinstance(app.screen, ConnectWizard))
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.screen.step == "credentials")
+
+
+def test_psa_set_finds_the_codebase_and_names_a_wrong_company(
+    tmp_path: Path, cw, monkeypatch, capsys
+) -> None:
+    server, world = cw
+    monkeypatch.setenv("CW_PRIVATE", world.cw_private_key)
+    db = str(tmp_path / "s.db")
+    common = ["--db", db, "psa", "set", "connectwise", "--site", server.base_url,
+              "--public-key", world.cw_public_key, "--client-id", world.cw_client_id,
+              "--private-key-env", "CW_PRIVATE"]  # fmt: skip
+    assert main([*common, "--company", "nobody"]) == 1
+    assert "not saved: Company ID:" in capsys.readouterr().err
+    assert main([*common, "--company", world.cw_company_id]) == 0
+    assert f"API {CODEBASE}" in capsys.readouterr().out
