@@ -168,7 +168,9 @@ def cmd_integrations_list(ctx: Context, args: argparse.Namespace) -> int:
     summaries = integration_summaries()
     if args.json:
         print(json.dumps([
-            {"name": s.name, "vendor": s.vendor, "kind": s.kind, "status": s.status,
+            {"name": s.name, "vendor": s.vendor, "kind": s.kind, "status": s.health.key,
+             "status_title": s.health.title, "status_detail": s.health.detail,
+             "next": s.health.next_command, "vendor_status": s.status,
              "last_sync_at": s.last_sync_at.isoformat() if s.last_sync_at else None,
              "accounts": s.accounts, "services": s.services,
              "unmapped_accounts": s.unmapped_accounts,
@@ -181,16 +183,15 @@ def cmd_integrations_list(ctx: Context, args: argparse.Namespace) -> int:
     if not summaries:
         say("No integrations yet. Add one: msp-tui integrations add spamtitan --help")
         return 0
-    say(f"{'NAME':<20} {'VENDOR':<14} {'STATUS':<14} {'LAST SYNC':<17} ACCOUNTS  UNMAPPED")
+    say(f"{'NAME':<16} {'VENDOR':<13} {'STATUS':<26} {'LAST SYNC':<16} ACCOUNTS UNMAPPED")
     for s in summaries:
         last = s.last_sync_at.strftime("%Y-%m-%d %H:%M") if s.last_sync_at else "never"
-        say(f"{s.name:<20} {s.vendor_title:<14} {s.status_title:<14} {last:<17}"
-              f" {s.accounts:>8}  {s.unmapped_accounts:>8}")  # fmt: skip
-        run = s.last_run
-        if run is not None and run.state in ("failed", "interrupted"):
-            when = run.started_at.strftime("%Y-%m-%d %H:%M")
-            why = f": {run.error}" if run.state == "failed" else " (its process ended first)"
-            say(f"  last sync {run.state} {when} UTC{why}; try again: msp-tui sync {s.name}")
+        say(f"{s.name:<16} {s.vendor_title:<13} {s.health.title:<26} {last:<16}"
+            f" {s.accounts:>8} {s.unmapped_accounts:>8}")  # fmt: skip
+        if s.health.detail:
+            say(f"  {s.health.detail}")
+        if s.health.next_command:
+            say(f"  next: {s.health.next_command}")
     return 0
 
 

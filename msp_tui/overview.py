@@ -7,15 +7,18 @@ from datetime import datetime
 
 from peewee import JOIN, Case, fn
 
+from msp_tui.health import ACTIVE, Health, IntegrationFacts, integration_health, psa_health
 from msp_tui.store.models import (
     AccountMapping,
     Alert,
+    AlertRoute,
     Integration,
     PsaAgreement,
     PsaAgreementLine,
     PsaCompany,
     PsaConnection,
     PsaProduct,
+    ServiceMapping,
     SyncRun,
     UsageCount,
     VendorAccount,
@@ -65,6 +68,7 @@ class IntegrationSummary:
     unmapped_accounts: int
     failed_alerts: int = 0
     last_run: LastRun | None = None
+    health: Health = ACTIVE
 
     @property
     def vendor_title(self) -> str:
@@ -84,6 +88,7 @@ class PsaSummary:
     companies: int
     products: int
     lines: int
+    health: Health = ACTIVE
 
     @property
     def status_title(self) -> str:
@@ -94,6 +99,9 @@ def psa_summary() -> PsaSummary | None:
     connection = PsaConnection.select().order_by(PsaConnection.id).first()
     if connection is None:
         return None
+    run = (SyncRun.select().where(SyncRun.psa_connection == connection)
+           .order_by(SyncRun.id.desc()).first())  # fmt: skip
+    state = run_state(run) if run is not None else None
     return PsaSummary(
         connection.name,
         connection.site,
@@ -105,7 +113,17 @@ def psa_summary() -> PsaSummary | None:
         PsaProduct.select().where(PsaProduct.connection == connection).count(),
         PsaAgreementLine.select().join(PsaAgreement)
         .where(PsaAgreement.connection == connection).count(),
+        psa_health(True, connection.status, connection.last_sync_at is not None, state,
+                   run and run.started_at, run and run.error),
     )  # fmt: skip
+
+
+def psa_not_connected() -> Health:
+    return psa_health(False, "", False, None, None, None)
+
+
+def _per_integration(query) -> dict[int, int]:
+    return {row[0]: row[1] for row in query.tuples()}
 
 
 def integration_summaries() -> list[IntegrationSummary]:
@@ -132,6 +150,27 @@ def integration_summaries() -> list[IntegrationSummary]:
         .tuples()
     )
     runs = last_runs()
+    accounts_mapped = _per_integration(
+        AccountMapping.select(VendorAccount.integration, fn.COUNT(AccountMapping.id))
+        .join(VendorAccount).group_by(VendorAccount.integration)
+    )  # fmt: skip
+    services_mapped = _per_integration(
+        ServiceMapping.select(VendorService.integration, fn.COUNT(ServiceMapping.id))
+        .join(VendorService).group_by(VendorService.integration)
+    )  # fmt: skip
+    routed = {r.integration_id for r in AlertRoute.select(AlertRoute.integration)}
+
+    def health(i: Integration) -> Health:
+        run = runs.get(i.id)
+        return integration_health(IntegrationFacts(
+            name=i.name, vendor_title=VENDOR_TITLES.get(i.vendor, i.vendor), kind=i.kind,
+            status=i.status, status_reason=i.status_reason, modules=i.modules,
+            ever_synced=i.last_sync_at is not None, run_state=run and run.state,
+            run_started_at=run and run.started_at, run_error=run and run.error,
+            accounts_mapped=accounts_mapped.get(i.id, 0),
+            services_mapped=services_mapped.get(i.id, 0), has_alert_route=i.id in routed,
+        ))  # fmt: skip
+
     return [
         IntegrationSummary(
             name=i.name,
@@ -144,6 +183,7 @@ def integration_summaries() -> list[IntegrationSummary]:
             unmapped_accounts=per_account.get(i.id, (0, 0))[1],
             failed_alerts=failed_alerts.get(i.id, 0),
             last_run=runs.get(i.id),
+            health=health(i),
         )
         for i in Integration.select().order_by(Integration.name)
     ]

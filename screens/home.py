@@ -13,10 +13,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from msp_tui.alerts import alert_counts
+from msp_tui.health import Health
 from msp_tui.overview import (
     IntegrationSummary,
     PsaSummary,
     integration_summaries,
+    psa_not_connected,
     psa_summary,
 )
 from msp_tui.reconcile import ReviewSummary, review_summary
@@ -61,34 +63,37 @@ def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
+def health_lines(health: Health, last: str) -> tuple[str, ...]:
+    """The status line of a card and, when something is wrong, what and what to do next."""
+    lines = [f"{health.title} · {last}"]
+    if health.detail:
+        lines.append(health.detail)
+    if health.next_step:
+        lines.append(f"Next: {health.next_step}")
+    return tuple(lines)
+
+
 def psa_card(psa: PsaSummary | None) -> CardData:
     if psa is None:
-        hint = "Not connected · press enter to connect it (start here)"
-        return CardData("psa", "psa", "ConnectWise Manage (PSA)", (hint,), "not_connected")
+        health = psa_not_connected()
+        return CardData("psa", "psa", "ConnectWise Manage (PSA)",
+                        (f"{health.title} · {health.next_step}",), health.key)  # fmt: skip
+    counts = f"{psa.companies} companies · {psa.products} products · {psa.lines} agreement lines"
     return CardData(
         "psa",
         "psa",
         f"ConnectWise Manage (PSA) · {psa.site}",
-        (
-            f"{psa.status_title} · last sync {_when(psa.last_sync_at)}",
-            f"{psa.companies} companies · {psa.products} products · {psa.lines} agreement lines",
-        ),
-        psa.status,
+        (*health_lines(psa.health, f"last sync {_when(psa.last_sync_at)}"), counts),
+        psa.health.key,
     )
 
 
 def integration_card(s: IntegrationSummary) -> CardData:
-    return CardData(
-        "integration",
-        s.name,
-        f"{s.vendor_title} · {s.name}",
-        (
-            f"{s.status_title} · last sync {_when(s.last_sync_at)}",
-            f"{s.accounts} accounts · {s.services} services · {s.unmapped_accounts} unmapped"
-            + (f" · {s.failed_alerts} failed alerts" if s.failed_alerts else ""),
-        ),
-        s.status,
-    )
+    last = ("last push " if s.kind == "push" else "last sync ") + _when(s.last_sync_at)
+    counts = (f"{s.accounts} accounts · {s.services} services · {s.unmapped_accounts} unmapped"
+              + (f" · {s.failed_alerts} failed alerts" if s.failed_alerts else ""))  # fmt: skip
+    return CardData("integration", s.name, f"{s.vendor_title} · {s.name}",
+                    (*health_lines(s.health, last), counts), s.health.key)  # fmt: skip
 
 
 def reconcile_card(summary: ReviewSummary) -> CardData:
@@ -206,10 +211,10 @@ class HomeScreen(Screen):
     def _sync_seen(self, state) -> None:
         """Home is a summary, not a list being worked through: when the syncs end, it shows
         what they brought without waiting for r (other screens light "new data" instead)."""
-        syncing = bool(state.syncing)
-        if self._was_syncing and not syncing and self.is_current:
+        ended = self._was_syncing and not state.syncing
+        self._was_syncing = bool(state.syncing)
+        if ended and self.is_current:
             self.action_refresh()
-        self._was_syncing = syncing
 
     def cards(self) -> list[CardData]:
         summaries = integration_summaries()
@@ -247,11 +252,11 @@ class HomeScreen(Screen):
         await box.mount_all(widgets)
         empty = self.query_one(EmptyState)
         empty.display = not any(c.kind == "integration" for c in cards)
-        psa_connected = any(c.key == "psa" and c.status != "not_connected" for c in cards)
+        psa_connected = any(c.key == "psa" and c.status != "disconnected" for c in cards)
         empty.update(EMPTY_STATE.replace(FIRST_STEP, NEXT_STEP) if psa_connected else EMPTY_STATE)
         target = next((w for w in widgets if w.card.key == focused_key), None)
         if psa_missing := next((w for w in widgets if w.card.key == "psa"
-                                and w.card.status == "not_connected"), None):  # fmt: skip
+                                and w.card.status == "disconnected"), None):  # fmt: skip
             target = target or psa_missing  # the first step of a first run
         target = target or next((w for w in widgets if w.card.kind == "integration"), None)
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)

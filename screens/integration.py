@@ -91,8 +91,9 @@ New vendor accounts that arrive later show as unmapped: press **m** to map them.
         route = integration.alert_route.first()
         self.query_one("#integration-summary", Static).update(
             f"[b]{summary.vendor_title} · {shown(summary.name)}[/b] ({summary.kind})\n"
-            f"Status: {summary.status_title} · modules: {integration.modules}\n"
-            f"{summary.accounts} accounts ({summary.unmapped_accounts} unmapped) ·"
+            f"Status: {shown(summary.health.line())} · modules: {integration.modules}\n"
+            + (f"Next: {summary.health.next_step}\n" if summary.health.next_step else "")
+            + f"{summary.accounts} accounts ({summary.unmapped_accounts} unmapped) ·"
             f" {summary.services} services\n"
             + (f"Alert tickets go to the board {shown(route.board_name)}\n" if route else "")
             + (

@@ -29,6 +29,7 @@ from adapters.errors import AdapterError, Secret
 from msp_tui import connect
 from msp_tui.mapping import load_account_board, load_service_board
 from msp_tui.operator import current_operator
+from msp_tui.overview import integration_summaries
 from msp_tui.store.models import Integration
 from screens.indicator import AppHeader
 from screens.shown import shown
@@ -437,9 +438,10 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         if self.integration is None or shown_in is None:  # gone: the wizard is closing
             return
         found = connect.check_connection(self.integration)
+        health = next(s.health for s in integration_summaries() if s.name == self.integration.name)
         shown_in.update(
-            f"Status: [b]{shown(found.status)}[/b] · {found.accounts} accounts · {found.services}"
-            " services received"
+            f"Status: [b]{shown(health.line())}[/b] · {found.accounts} accounts ·"
+            f" {found.services} services received"
         )
 
     @on(Button.Pressed, "#demo-enable")

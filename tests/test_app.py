@@ -25,7 +25,8 @@ async def test_home_shows_the_empty_state_at_80x24_and_q_quits(ctx: Context) -> 
         assert empty.region.width <= 80 and empty.region.height > 0
         kinds = [c.card.kind for c in app.screen.query(Card)]
         assert kinds == ["psa", "catalog", "catalog"]
-        assert isinstance(app.focused, Card) and app.focused.card.key == "connect:spamtitan"
+        # A first run starts with the PSA: its card holds the focus.
+        assert isinstance(app.focused, Card) and app.focused.card.key == "psa"
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0
@@ -43,8 +44,12 @@ async def test_home_lists_integrations_with_counts(ctx: Context) -> None:
         assert not app.screen.query_one(EmptyState).display
         card = cards["spamtitan"]
         assert card.card.title == "SpamTitan · spamtitan"
-        assert "Active" in card.card.lines[0]
-        assert card.card.lines[1] == "3 accounts · 0 services · 3 unmapped"
+        # Never synced: it says so and what to do, not "Active".
+        assert card.card.lines[0] == "Waiting for the first sync · last sync never"
+        assert card.card.lines[1] == "Next: press s to sync"
+        assert card.card.lines[2] == "3 accounts · 0 services · 3 unmapped"
+        assert app.focused.card.key == "psa"  # no PSA yet: the first thing to do
+        await pilot.press("down")
         assert app.focused is card
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
@@ -132,11 +137,12 @@ async def test_home_keeps_a_card_focused(ctx: Context) -> None:
         for _ in range(len(cards)):
             await pilot.press("down")
             assert isinstance(app.focused, Card)
-        assert app.focused.card.key == cards[(cards.index("connect:spamtitan") + len(cards))
-                                             % len(cards)]  # fmt: skip
+        assert app.focused.card.key == "psa"  # round the ring, back to where it began
         await pilot.press("up")
         assert isinstance(app.focused, Card)
         await pilot.press("slash", *"spam", "enter")  # the only match opens
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmModal")
+        await pilot.press("escape")  # not now to connecting the PSA first
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ConnectWizard")
         await pilot.press("escape")  # and back Home, a card has the focus again
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")

@@ -344,11 +344,10 @@ def test_integrations_list_and_refused_credentials(
     capsys.readouterr()
     assert main(["--db", str(db_path), "integrations", "list", "--json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
-    assert (listed["name"], listed["vendor"], listed["status"]) == (
-        "spamtitan",
-        "spamtitan",
-        "active",
-    )
+    # Added and checked, never synced: that is what it says, with the command to run.
+    assert (listed["name"], listed["vendor"], listed["vendor_status"]) == (
+        "spamtitan", "spamtitan", "active")  # fmt: skip
+    assert (listed["status"], listed["next"]) == ("waiting", "msp-tui sync spamtitan")
     world = connectwise.world
     monkeypatch.setenv("CW_WRONG", "NotTheKey")
     code = main(["--db", str(db_path), "psa", "set", "connectwise", "--site", connectwise.url,
@@ -421,4 +420,6 @@ def test_a_killed_sync_is_shown_interrupted(
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["last_run"]["state"] == "interrupted"
     assert main(["--db", str(db_path), "integrations", "list"]) == 0
-    assert "last sync interrupted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Last sync failed" in out and "its process ended before it finished" in out
+    assert "next: msp-tui sync spamtitan" in out
