@@ -93,16 +93,30 @@ def alerts_due(now: datetime | None = None) -> bool:
     return _due(now).exists()
 
 
-def _targets(alerts: list[Alert]) -> tuple[dict[int, int], dict[int, int]]:
-    """PSA company external id per vendor account, and board id per integration."""
+@dataclass(frozen=True)
+class Target:
+    id: int
+    name: str
+
+
+def _targets(alerts: list[Alert]) -> tuple[dict[int, Target], dict[int, Target]]:
+    """The PSA company per vendor account, and the board per integration."""
     accounts = {a.vendor_account_id for a in alerts if a.vendor_account_id is not None}
-    companies = dict(
-        AccountMapping.select(AccountMapping.vendor_account, PsaCompany.external_id)
+    companies = {
+        account: Target(company, name)
+        for account, company, name in AccountMapping.select(
+            AccountMapping.vendor_account, PsaCompany.external_id, PsaCompany.name
+        )
         .join(PsaCompany)
         .where(AccountMapping.vendor_account.in_(list(accounts)))
         .tuples()
-    )
-    boards = dict(AlertRoute.select(AlertRoute.integration, AlertRoute.board_id).tuples())
+    }
+    boards = {
+        integration: Target(board, name)
+        for integration, board, name in AlertRoute.select(
+            AlertRoute.integration, AlertRoute.board_id, AlertRoute.board_name
+        ).tuples()
+    }
     return companies, boards
 
 
@@ -147,7 +161,9 @@ async def deliver_alerts(
     return results
 
 
-async def _deliver(adapter, alert: Alert, company: int, board: int, now: datetime) -> AlertResult:
+async def _deliver(
+    adapter, alert: Alert, company: Target, board: Target, now: datetime
+) -> AlertResult:
     reference = external_ref(alert)
     tried_before = alert.attempts > 0
     with writing():  # counted before the call: a killed worker's attempt is remembered
@@ -158,7 +174,7 @@ async def _deliver(adapter, alert: Alert, company: int, board: int, now: datetim
         found = ticket is not None
         if ticket is None:
             ticket = await adapter.create_ticket(
-                summary=alert.title, board_id=board, company_id=company,
+                summary=alert.title, board_id=board.id, company_id=company.id,
                 description=alert.description or alert.title,
                 priority_id=PRIORITY_IDS.get(alert.priority, 3), external_ref=reference,
             )  # fmt: skip
@@ -167,7 +183,8 @@ async def _deliver(adapter, alert: Alert, company: int, board: int, now: datetim
         delay = retry_delay(alert.attempts)
         return _fail(alert, error, now + delay, f"{error}; next try in {_human(delay)}")
     with writing():
-        Alert.update(state="created", ticket_id=ticket, next_attempt_at=None, updated_at=utcnow()
+        Alert.update(state="created", ticket_id=ticket, ticket_company=company.name,
+                     ticket_board=board.name, next_attempt_at=None, updated_at=utcnow()
                      ).where(Alert.id == alert.id).execute()  # fmt: skip
     message = f"ticket {ticket}" + (" (found: it was made before)" if found else "")
     return AlertResult(alert.id, "created", ticket, message)
@@ -219,12 +236,16 @@ class AlertRow:
     attempts: int
     next_attempt_at: datetime | None
     created_at: datetime
+    company: str | None = None  # the ticket's PSA company: where it went, or would go now
+    board: str | None = None  # the ticket's board, likewise
 
 
 def alert_rows(limit: int | None = None) -> list[AlertRow]:
     """Alerts, newest first."""
     query = (
-        Alert.select(Alert, Integration.name, VendorAccount.name)
+        # The joined ids too: without them peewee sets alert.integration_id (and
+        # vendor_account_id) to None, and every account showed as its bare vendor id.
+        Alert.select(Alert, Integration.id, Integration.name, VendorAccount.id, VendorAccount.name)
         .join(Integration)
         .switch(Alert)
         .join(VendorAccount, JOIN.LEFT_OUTER)
@@ -232,13 +253,18 @@ def alert_rows(limit: int | None = None) -> list[AlertRow]:
     )
     if limit is not None:
         query = query.limit(limit)
+    alerts = list(query)
+    companies, boards = _targets(alerts)
     rows = []
-    for a in query:
+    for a in alerts:
         account = a.vendor_account.name if a.vendor_account_id is not None else ""
+        company, board = companies.get(a.vendor_account_id), boards.get(a.integration_id)
         rows.append(AlertRow(a.id, a.integration.name, account or a.account_external_id,
                              a.account_external_id, a.alert_id, a.title, a.priority, a.state,
                              a.ticket_id, (a.errors or [None])[-1], a.attempts,
-                             a.next_attempt_at, a.created_at))  # fmt: skip
+                             a.next_attempt_at, a.created_at,
+                             a.ticket_company or (company and company.name),
+                             a.ticket_board or (board and board.name)))  # fmt: skip
     return rows
 
 

@@ -107,14 +107,17 @@ class AlertsScreen(Screen):
             f"{shown(row.integration)} · {shown(row.account)} ({shown(row.account_external_id)})"
             f" · alert {shown(row.alert_id)} · received {row.created_at:%Y-%m-%d %H:%M} UTC",
         ]
+        company = shown(row.company) if row.company else "no PSA company (map the account)"
+        board = f"the board {shown(row.board)}" if row.board else "no board (l on the integration)"
         if row.state == "created":
-            lines.append(f"Ticket #{row.ticket_id} in the PSA.")
+            lines.append(f"Ticket #{row.ticket_id} for {company} on {board}.")
         elif row.state == "failed":
+            lines.append(f"Its ticket goes to {company} on {board}.")
             lines.append(f"[$error]Failed[/]: {shown(row.last_error or '?')}")
             if row.next_attempt_at is not None:
                 lines.append(f"Next try {row.next_attempt_at:%H:%M:%S} UTC (t: now).")
         else:
-            lines.append("Queued: it becomes a ticket within seconds.")
+            lines.append(f"Queued: a ticket for {company} on {board} within seconds.")
         detail.update("\n".join(lines))
 
     def action_retry(self) -> None:

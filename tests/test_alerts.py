@@ -33,6 +33,7 @@ from msp_tui.store.db import store_id
 from msp_tui.store.models import (
     AccountMapping,
     Alert,
+    AlertRoute,
     Integration,
     PsaCompany,
     PsaConnection,
@@ -291,13 +292,17 @@ async def test_the_alerts_screen_shows_a_failed_alert_and_retries_it(alerting: A
         await pilot.press("r")
         cards = {c.card.key: c.card for c in app.screen.query(Card)}
         assert cards["alerts"].status == "error" and "1 failed" in cards["alerts"].lines[0]
-        assert "1 failed alerts" in cards["mailprotector"].lines[1]
+        assert "1 failed alerts" in cards["mailprotector"].lines[-1]
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, AlertsScreen))
         screen = app.screen
         [row] = screen.query_one(AlertList).rows
         assert row.state == "failed"
-        assert NOT_MAPPED in str(screen.query_one("#alert-detail").content)
+        detail = str(screen.query_one("#alert-detail").content)
+        board = AlertRoute.get().board_name
+        assert NOT_MAPPED in detail
+        assert f"{customer.name} ({customer.id})" in detail  # the account's name, not its id
+        assert f"goes to no PSA company (map the account) on the board {board}" in detail
         company = map_account(customer.id, next(iter(a.demo.world.companies)))
         rounds = app.alert_rounds
         await pilot.press("t")
@@ -305,7 +310,10 @@ async def test_the_alerts_screen_shows_a_failed_alert_and_retries_it(alerting: A
         await wait_until(pilot, lambda: screen.query_one(AlertList).rows[0].state == "created")
         [ticket] = a.tickets
         assert ticket.company_id == company.external_id and ticket.board_id == a.board_id
-        assert f"Ticket #{ticket.id}" in str(screen.query_one("#alert-detail").content)
+        # The detail names where the ticket went: the company and the board.
+        detail = str(screen.query_one("#alert-detail").content)
+        assert f"Ticket #{ticket.id} for {company.name} on the board {board}." in detail
+        assert (Alert.get().ticket_company, Alert.get().ticket_board) == (company.name, board)
 
 
 async def test_alerts_list_and_retry_from_the_command_line(alerting: Alerting, capsys) -> None:

@@ -324,6 +324,8 @@ class Alert(BaseModel):
     service_external_id = CharField(null=True)
     state = CharField(default="queued")  # queued | created | failed
     ticket_id = IntegerField(null=True)
+    ticket_company = CharField(null=True)  # the PSA company and board the ticket went to,
+    ticket_board = CharField(null=True)  # named as they were when it was made
     errors = JSONField(default=list)
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(null=True)
