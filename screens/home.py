@@ -106,8 +106,9 @@ def reconcile_card(summary: ReviewSummary) -> CardData:
 
 
 def alerts_card(counts: dict[str, int]) -> CardData:
+    made = counts["created"]
     line = (f"{counts['failed']:,} failed · {counts['queued']:,} queued ·"
-            f" {counts['created']:,} tickets created")  # fmt: skip
+            f" {made:,} ticket{'s' * (made != 1)} created")  # fmt: skip
     status = "error" if counts["failed"] else ("pending" if counts["queued"] else "ok")
     return CardData("alerts", "alerts", "Alerts (a)", (line,), status)
 
@@ -239,8 +240,7 @@ class HomeScreen(Screen):
 
     @work(exclusive=True, group="home-cards")
     async def show(self, cards: list[CardData]) -> None:
-        query = self.query_one("#card-search", Input).value.lower().strip()
-        shown = [c for c in cards if query in c.title.lower()]
+        shown = self._matching(cards)
         typing = isinstance(self.focused, Input)  # the search keeps the focus while in use
         focused = self.focused if isinstance(self.focused, Card) else self._last_card
         focused_key = focused.card.key if focused is not None else None
@@ -262,6 +262,10 @@ class HomeScreen(Screen):
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
         if target is not None and not typing:
             target.focus()
+
+    def _matching(self, cards: list[CardData]) -> list[CardData]:
+        query = self.query_one("#card-search", Input).value.lower().strip()
+        return [c for c in cards if query in c.title.lower()]
 
     def on_descendant_focus(self, event) -> None:
         if isinstance(event.widget, Card):
@@ -308,16 +312,20 @@ class HomeScreen(Screen):
 
     @on(Input.Submitted, "#card-search")
     def search_done(self) -> None:
-        found = list(self.query(Card))
-        if len(found) == 1:  # the only match: open it
-            found[0].focus()
-            found[0].action_open()
+        # From the cards' data, not the widgets: those may be being remounted by the last key.
+        found = self._matching(self._cards)
+        if len(found) == 1:  # the only match: open it, and come back to every card
+            self.action_clear_search()
+            self.open(found[0])
         elif found:
-            found[0].focus()
+            self.set_focus(None)
+            self.show(self._cards)  # focuses the first match once mounted
 
     @on(Card.Opened)
     def open_card(self, message: Card.Opened) -> None:
-        card = message.card
+        self.open(message.card)
+
+    def open(self, card: CardData) -> None:
         if card.kind == "reconcile":
             self.action_reconcile()
         elif card.kind == "alerts":

@@ -10,7 +10,6 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from msp_tui.connect import VENDORS
 from msp_tui.overview import integration_summaries, psa_summary
 from msp_tui.reconcile import FILTERS
 from screens.shown import plain
@@ -38,9 +37,11 @@ class MspCommands(Provider):
         from screens.wizard import ConnectWizard
 
         app = self.app
+        from screens.home import CATALOG
+
         found = [
             Command(f"Connect {title}", blurb, self._opens(ConnectWizard, vendor))
-            for vendor, (title, blurb) in VENDORS.items()
+            for vendor, (title, blurb) in CATALOG.items()
         ]
         psa_title = "Connect the PSA" if self._psa is None else "Change the PSA connection"
         found.append(Command(psa_title, "ConnectWise Manage: site, company and API keys",

@@ -21,6 +21,7 @@ from msp_tui.psa_setup import (
     stored_keys,
 )
 from msp_tui.store.models import PsaConnection
+from screens.fields import field_row, mark_focused
 from screens.indicator import AppHeader
 from screens.shown import shown
 
@@ -69,9 +70,7 @@ API codebase is asked of your site, so there is nothing to look up.
                                       disabled=not kind.available)  # fmt: skip
             yield Static(PSA_KINDS[0].blurb, id="psa-blurb", classes="hint")
             for input_id, label, placeholder, masked in CONNECTWISE_FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(label)
-                    yield Input(placeholder=placeholder, password=masked, id=input_id)
+                yield field_row(label, input_id, placeholder, masked=masked)
             yield Static("", id="psa-status")
             with Horizontal(classes="buttons"):
                 yield Button("Check (ctrl+r)", id="check")
@@ -91,6 +90,9 @@ API codebase is asked of your site, so there is nothing to look up.
                     self.query_one(f"#{key}", Input).placeholder = "stored: leave empty to keep"
         self._typed_at_start = self._typed()
         self.query_one("#site", Input).focus()
+
+    def on_descendant_focus(self, event) -> None:
+        mark_focused(self, event.widget)
 
     def value(self, input_id: str, value: str | None = None) -> str:
         field = self.query_one(f"#{input_id}", Input)

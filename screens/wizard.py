@@ -31,6 +31,7 @@ from msp_tui.mapping import load_account_board, load_service_board
 from msp_tui.operator import current_operator
 from msp_tui.overview import integration_summaries
 from msp_tui.store.models import Integration
+from screens.fields import field_row, mark_focused
 from screens.indicator import AppHeader
 from screens.shown import shown
 
@@ -61,7 +62,7 @@ class PartnerKeyModal(ModalScreen[None]):
 
     BINDINGS = [
         Binding("c", "copy", "Copy", id="key.copy", tooltip="Copy the key (OSC 52)."),
-        Binding("escape,enter", "dismiss", "Done", id="key.done", tooltip="I have copied it."),
+        Binding("escape", "dismiss", "Done", id="key.done", tooltip="I have copied it."),
     ]
 
     def __init__(self, key: str, base_url: str) -> None:
@@ -81,6 +82,7 @@ class PartnerKeyModal(ModalScreen[None]):
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self._key)
         self.notify("Copied with OSC 52: paste it into the vendor's console.")
+        self.query_one("#done", Button).focus()  # enter copies first, then closes
 
     @on(Button.Pressed, "#copy")
     def copy_pressed(self) -> None:
@@ -212,17 +214,10 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
                 " (Settings > User Management > RestAPI Keys).",
                 classes="hint",
             )
-            yield Input(
-                placeholder="https://spamtitan.example.com",
-                id="url",
-                value=demo.spamtitan_url if demo else "",
-            )
-            yield Input(
-                placeholder="API key",
-                password=True,
-                id="api-key",
-                value=demo.spamtitan_key if demo else "",
-            )
+            yield field_row("URL", "url", "https://spamtitan.example.com",
+                            value=demo.spamtitan_url if demo else "")  # fmt: skip
+            yield field_row("API key", "api-key", "the key, shown once in SpamTitan",
+                            masked=True, value=demo.spamtitan_key if demo else "")  # fmt: skip
             yield Button("Authenticate", id="authenticate", variant="primary")
             yield LoadingIndicator(id="auth-spinner", classes="-hidden")
             yield Static("", id="auth-status")
@@ -263,6 +258,9 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         if self._psa_syncing and not syncing and self.step in ("accounts", "services"):
             self.load_board(self.step)
         self._psa_syncing = syncing
+
+    def on_descendant_focus(self, event) -> None:
+        mark_focused(self, event.widget)
 
     def steps(self) -> list[str]:
         alerts = self.query_one("#mod-alerts", Checkbox).value
@@ -382,7 +380,12 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         url = self.query_one("#url", Input).value.strip()
         key = self.query_one("#api-key", Input).value
         if not url or not key:
-            self.query_one("#auth-status", Static).update("Enter the URL and the API key.")
+            # enter in a field goes on to the one still empty (the URL first)
+            empty = self.query_one("#url" if not url else "#api-key", Input)
+            empty.focus()
+            self.query_one("#auth-status", Static).update(
+                "Now the API key; enter authenticates." if url else "Enter the URL first."
+            )
             return
         self.query_one("#auth-status", Static).update("Authenticating…")
         self.query_one("#authenticate", Button).disabled = True

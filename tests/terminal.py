@@ -66,6 +66,17 @@ class Terminal:
                 raise AssertionError(f"{text!r} not on screen after {timeout}s:\n{shown}")
             time.sleep(POLL_S)
 
+    def wait_until(self, holds, timeout: float = 30) -> str:
+        """Poll the screen until `holds(screen)`, or fail with what the screen showed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if holds(shown):
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen did not change as awaited:\n{shown}")
+            time.sleep(POLL_S)
+
     def wait_exit(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
         while True:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from office import office
 from pilot_tools import wait_until
 
 from msp_tui.app import MspTuiApp
@@ -16,15 +17,7 @@ from msp_tui.cli import main
 from msp_tui.context import Context
 from msp_tui.health import IntegrationFacts, integration_health
 from msp_tui.store.models import (
-    AccountMapping,
-    Integration,
-    PsaCompany,
-    PsaConnection,
-    PsaProduct,
-    ServiceMapping,
     SyncRun,
-    VendorAccount,
-    VendorService,
 )
 from screens.home import Card
 from screens.integration import IntegrationScreen
@@ -69,30 +62,10 @@ def test_the_status_of_an_integration(changes: dict, key: str, says: str | None)
     assert bool(health.next_step) == (key != "active")
 
 
-def a_synced_spamtitan(run: str, error: str | None = None) -> Integration:
-    psa = PsaConnection.create(name="connectwise", site="https://cw.example.com",
-                               company_identifier="c", client_id="i", status="active",
-                               last_sync_at=AT)  # fmt: skip
-    SyncRun.create(psa_connection=psa, status="ok", started_at=AT)
-    company = PsaCompany.create(connection=psa, external_id=1, identifier="acme", name="Acme")
-    product = PsaProduct.create(connection=psa, external_id=1, identifier="ST-USER",
-                                description="SpamTitan user")  # fmt: skip
-    st = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull", status="active",
-                            last_sync_at=AT)  # fmt: skip
-    account = VendorAccount.create(integration=st, external_id="1", name="Acme")
-    service = VendorService.create(integration=st, external_id="users", name="Users")
-    AccountMapping.create(
-        vendor_account=account, psa_company=company, method="exact", operator="op"
-    )
-    ServiceMapping.create(vendor_service=service, psa_product=product, operator="op")
-    SyncRun.create(integration=st, status=run, error=error, started_at=AT)
-    return st
-
-
 async def test_a_failed_sync_is_said_alike_on_the_card_the_screen_and_the_cli(
     ctx: Context, db_path: Path, capsys
 ) -> None:
-    a_synced_spamtitan("failed", "SpamTitan refused the API key (401)")
+    office("failed", "SpamTitan refused the API key (401)")
     app = MspTuiApp(ctx, serve_port=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.focused, Card))
@@ -120,11 +93,11 @@ async def test_a_failed_sync_is_said_alike_on_the_card_the_screen_and_the_cli(
 
 
 async def test_a_good_sync_clears_the_failure(ctx: Context) -> None:
-    st = a_synced_spamtitan("failed", "timeout")
+    st = office("failed", "timeout")
     SyncRun.create(integration=st, status="ok", started_at=AT)
     app = MspTuiApp(ctx, serve_port=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.focused, Card))
         card = {c.card.key: c for c in app.screen.query(Card)}["spamtitan"]
         assert card.card.lines[0] == "Active · last sync 2026-11-30 09:15"
-        assert card.card.lines[1] == "1 accounts · 1 services · 0 unmapped"
+        assert card.card.lines[1] == "4 accounts · 1 services · 1 unmapped"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import socket
 import sys
 from pathlib import Path
 
 import pytest
 
+from adapters.sandbox import LoopbackServer, build_world
+from adapters.sandbox.connectwise import connectwise_app
+from adapters.sandbox.spamtitan import spamtitan_app
+from msp_tui.context import open_context
+from msp_tui.store.models import Decision
 from terminal import Terminal
 
 pytestmark = [
@@ -101,3 +108,149 @@ def test_a_signal_ends_the_demo_cleanly(
         assert term.wait_exit(timeout=60) == 0
         assert not term.alternate_screen()
         assert list(temp.glob("msp-tui-demo-*")) == []
+
+
+def type_field(term: Terminal, label: str, text: str, masked: bool = False) -> None:
+    """Wait until the form marks `label` as the field being typed into (▸), type, and wait
+    until the field shows what was typed (dots for a masked one)."""
+    term.wait_for(f"▸ {label} ")
+    term.press("-l", text)
+    term.wait_for("•" * len(text) if masked else text)
+
+
+def test_a_first_run_of_the_real_app_from_an_empty_data_dir(
+    msp_tui_exe: str, terminal_env: dict[str, str], isolated_home: Path
+) -> None:
+    """The newcomer's walk, keyboard only, against the simulators: connect ConnectWise in the
+    PSA form, connect SpamTitan, map, Finish, wait for the sync, approve a line, quit."""
+    world = build_world(seed=7, companies=60)
+    with (
+        LoopbackServer(connectwise_app(world)) as cw,
+        LoopbackServer(spamtitan_app(world)) as st,
+        Terminal([msp_tui_exe], terminal_env) as term,
+    ):
+        term.wait_for("press enter to connect it (start here)", timeout=60)
+        term.press("Enter")  # the PSA card holds the focus on a first run
+        term.wait_for("Connect the PSA")
+        for label, text, masked in [
+            ("Site", cw.base_url, False),
+            ("Company ID", world.cw_company_id, False),
+            ("Public key", world.cw_public_key, True),
+            ("Private key", world.cw_private_key, True),
+            ("Client ID", world.cw_client_id, False),
+        ]:
+            if label != "Site":
+                term.press("Tab")
+            type_field(term, label, text, masked)
+        term.press("C-s")  # check, save, sync the PSA
+        term.wait_for("Active · last sync 2", timeout=60)
+        term.wait_for("the PSA is connected; now pick a vendor below")
+
+        term.press("/")
+        term.wait_for("search cards")
+        term.press("-l", "spamtitan")
+        term.wait_until(lambda shown: "Connect Mailprotector" not in shown)
+        term.press("Enter")  # the only match opens
+        term.wait_for("which modules?")
+        term.press("C-n")
+        type_field(term, "URL", f"{st.base_url}/restapi")
+        term.press("Enter")  # on to the key
+        type_field(term, "API key", world.spamtitan_token, masked=True)
+        term.press("Enter")  # authenticate
+        term.wait_for("accounts read", timeout=60)
+        term.press("C-n")
+        shown = term.wait_for("Vendor accounts", timeout=60)
+        assert "PSA companies" in shown
+        term.press("C-n")
+        term.wait_for("Vendor services")
+        term.press("a")  # the top suggestion: Total Licenses -> ST-TOTAL-LIC
+        term.wait_for("Mapped Total Licenses")
+        term.press("C-n")
+        term.wait_for("Ready: Finish saves and syncs.")
+        term.press("Enter")
+        term.wait_for("SpamTitan · spamtitan", timeout=60)
+        term.wait_for("lines to review", timeout=60)  # the reconcile card, once synced
+
+        term.press("C-p")
+        term.wait_for("🔎")
+        term.press("-l", "reconcile: reconcile")
+        term.wait_for("Reconcile: reconcile")
+        term.press("Enter")
+        term.wait_for("Reconcile · every vendor", timeout=60)
+        # the detail pane says what is highlighted: a company's heading, or one of its lines
+        shown = term.wait_for("revenue change")
+        if "/ ST-TOTAL-LIC ·" not in shown:
+            term.press("Down")  # from the heading to its line
+            term.wait_for("/ ST-TOTAL-LIC ·")
+        term.press("a")
+        term.wait_for("written to the PSA", timeout=60)
+        term.press("Escape")
+        term.wait_for("Reconcile (c)")
+        term.press("q")
+        assert term.wait_exit() == 0
+    # The approval reached the PSA: the simulator's agreement line holds the vendor's count.
+    [store] = (isolated_home / "data").glob("msp-tui/*.db")
+    ctx = open_context(str(store))
+    try:
+        [decision] = Decision.select()
+        assert (decision.action, decision.state) == ("approve", "pushed")
+        addition = world.additions[decision.agreement_line.external_id]
+        assert addition.quantity == float(decision.target_quantity)
+    finally:
+        ctx.close()
+
+
+def test_back_from_review_keeps_the_keyboard_in_a_real_terminal(
+    msp_tui_exe: str, terminal_env: dict[str, str]
+) -> None:
+    """B1: demo, Connect SpamTitan, authenticate, ctrl+n to Review, ctrl+o: keys still work."""
+    with Terminal([msp_tui_exe, "demo"], terminal_env) as term:
+        term.wait_for("Connect SpamTitan", timeout=90)
+        term.press("Enter")
+        term.wait_for("which modules?")
+        term.press("C-n")
+        term.wait_for("SpamTitan API")
+        term.press("Enter")  # the demo fills in the URL and key
+        term.wait_for("accounts read", timeout=60)
+        term.press("C-n")
+        term.wait_for("Vendor accounts", timeout=60)
+        term.press("C-n")
+        term.wait_for("Vendor services", timeout=60)
+        term.press("C-n")
+        term.wait_for("Finish")
+        term.press("C-o")  # Back from Review: the Services board again
+        term.wait_until(lambda shown: "Vendor services" in shown and "Finish" not in shown)
+        term.press("a")  # and it takes keys: accept the top suggestion
+        term.wait_for("Mapped Total Licenses")
+        term.press("Escape")  # leaves the wizard (nothing typed is lost)
+        term.wait_for("SpamTitan · spamtitan")
+        term.press("q")
+        assert term.wait_exit() == 0
+
+
+def test_the_first_partner_key_names_the_port_really_listened_on(
+    msp_tui_exe: str, terminal_env: dict[str, str]
+) -> None:
+    """B3: the first key dialog of a session said port 0 while the API listened elsewhere."""
+    with Terminal([msp_tui_exe, "demo"], terminal_env) as term:
+        term.wait_for("Connect SpamTitan", timeout=90)  # Mailprotector's card is below
+        term.press("/")
+        term.wait_for("search cards")
+        term.press("-l", "mailprotector")
+        term.wait_until(lambda shown: "Connect SpamTitan" not in shown)
+        term.press("Enter")
+        term.wait_for("which modules?")
+        term.press("C-n")
+        shown = term.wait_for("Vendor API base URL", timeout=60)
+        port = int(re.search(r"Vendor API base URL: http://127\.0\.0\.1:(\d+)", shown)[1])
+        assert port != 0
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # something listens there: the Vendor API the key is for
+        term.press("Enter")  # copies the key (the focused button) ...
+        term.wait_for("Copied with OSC 52")
+        term.press("Enter")  # ... then "I have copied it"
+        term.wait_until(lambda shown: "shown once" not in shown)
+        term.press("Escape")
+        term.wait_for("Mailprotector · mailprotector")
+        term.press("q")
+        assert term.wait_exit() == 0
