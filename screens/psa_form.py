@@ -4,7 +4,7 @@ the keys in the secret store and syncs the PSA's companies and products."""
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -73,9 +73,9 @@ API codebase is asked of your site, so there is nothing to look up.
                 yield field_row(label, input_id, placeholder, masked=masked)
             yield Static("", id="psa-status")
             with Horizontal(classes="buttons"):
-                yield Button("Check (ctrl+r)", id="check")
-                yield Button("Save (ctrl+s)", id="save", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Check (ctrl+r)", id="check", action="screen.check")
+                yield Button("Save (ctrl+s)", id="save", variant="primary", action="screen.save")
+                yield Button("Cancel (esc)", id="cancel", action="screen.cancel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -165,18 +165,6 @@ API codebase is asked of your site, so there is nothing to look up.
 
         self.app.push_screen(ConfirmModal("Leave without saving? What you typed is not kept."),
                              answered)  # fmt: skip
-
-    @on(Button.Pressed, "#check")
-    def check_pressed(self) -> None:
-        self.action_check()
-
-    @on(Button.Pressed, "#save")
-    def save_pressed(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def cancel_pressed(self) -> None:
-        self.action_cancel()
 
     def on_unmount(self) -> None:
         for field in self.query("#public-key, #private-key").results(Input):

@@ -523,6 +523,8 @@ class ReconcileScreen(Screen):
             return [line for line in self.lines if line.key in self.selected]
         row = self.query_one(ReconcileList).highlighted_item
         if isinstance(row, Group):
+            if len(row.lines) == 1:  # a company with one line: the heading stands for it
+                return list(row.lines)
             self.notify("On a heading: press space to select its lines, then act on them.")
             return []
         return [row] if row is not None else []

@@ -276,6 +276,13 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         if step == "credentials":
             self.enter_credentials()
         elif step in ("accounts", "services"):
+            holder = self.query_one(f"#{step}", Vertical)
+            if holder.query("MappingPanel"):
+                # The board of an earlier visit is read again: until the new one is in, no
+                # keys go to a board that is about to be replaced.
+                self.set_focus(None)
+                holder.remove_children()
+                holder.mount(LoadingIndicator())
             self.load_board(step)
         elif step == "review":
             self.review()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,11 @@ from msp_tui.app import MspTuiApp
 from msp_tui.cli import main
 from msp_tui.context import Context
 from msp_tui.health import IntegrationFacts, integration_health
+from msp_tui.reconcile import ReviewSummary
 from msp_tui.store.models import (
     SyncRun,
 )
-from screens.home import Card
+from screens.home import Card, alerts_card, reconcile_card
 from screens.integration import IntegrationScreen
 
 AT = datetime(2026, 11, 30, 9, 15)
@@ -101,3 +103,12 @@ async def test_a_good_sync_clears_the_failure(ctx: Context) -> None:
         card = {c.card.key: c for c in app.screen.query(Card)}["spamtitan"]
         assert card.card.lines[0] == "Active · last sync 2026-11-30 09:15"
         assert card.card.lines[1] == "4 accounts · 1 services · 1 unmapped"
+
+
+def test_cards_count_in_words() -> None:
+    """B9: "1 lines" and "1 tickets"."""
+    one = reconcile_card(ReviewSummary(1, Decimal("2.50"), 0)).lines[0]
+    assert one == "1 line to review · revenue change +2.50"
+    assert reconcile_card(ReviewSummary(2, Decimal(0), 0)).lines[0].startswith("2 lines")
+    counts = {"failed": 0, "queued": 0, "created": 1}
+    assert alerts_card(counts).lines[0] == "0 failed · 0 queued · 1 ticket created"

@@ -62,20 +62,25 @@ def test_empty_app_in_a_real_terminal(
     assert db.is_file()
 
 
+def demo_spamtitan_to_accounts(term: Terminal) -> str:
+    """In the demo: Connect SpamTitan, authenticate, on to the Accounts board."""
+    term.wait_for("Connect SpamTitan", timeout=90)
+    term.press("Enter")
+    term.wait_for("which modules?")
+    term.press("C-n")
+    term.wait_for("SpamTitan API")
+    term.press("Enter")  # the demo fills in the URL and key; enter authenticates
+    term.wait_for("accounts read", timeout=60)
+    term.press("C-n")
+    return term.wait_for("Vendor accounts", timeout=60)
+
+
 def test_demo_walkthrough_in_a_real_terminal(
     msp_tui_exe: str, terminal_env: dict[str, str]
 ) -> None:
     """connect -> map -> finish -> sync done, with the keyboard, in `msp-tui demo`."""
     with Terminal([msp_tui_exe, "demo"], terminal_env) as term:
-        term.wait_for("Connect SpamTitan", timeout=60)
-        term.press("Enter")
-        term.wait_for("which modules?")
-        term.press("C-n")
-        term.wait_for("SpamTitan API")
-        term.press("Enter")  # the demo fills in the URL and key; enter authenticates
-        term.wait_for("accounts read", timeout=60)
-        term.press("C-n")
-        shown = term.wait_for("Vendor accounts", timeout=60)
+        shown = demo_spamtitan_to_accounts(term)
         assert "PSA companies" in shown and "mapped" in shown
         term.press("C-n")
         term.wait_for("Vendor services")
@@ -205,15 +210,7 @@ def test_back_from_review_keeps_the_keyboard_in_a_real_terminal(
 ) -> None:
     """B1: demo, Connect SpamTitan, authenticate, ctrl+n to Review, ctrl+o: keys still work."""
     with Terminal([msp_tui_exe, "demo"], terminal_env) as term:
-        term.wait_for("Connect SpamTitan", timeout=90)
-        term.press("Enter")
-        term.wait_for("which modules?")
-        term.press("C-n")
-        term.wait_for("SpamTitan API")
-        term.press("Enter")  # the demo fills in the URL and key
-        term.wait_for("accounts read", timeout=60)
-        term.press("C-n")
-        term.wait_for("Vendor accounts", timeout=60)
+        demo_spamtitan_to_accounts(term)
         term.press("C-n")
         term.wait_for("Vendor services", timeout=60)
         term.press("C-n")
