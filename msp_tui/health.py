@@ -98,7 +98,8 @@ def integration_health(f: IntegrationFacts) -> Health:
         missing.append("choose the board for alert tickets")
         keys.append("l")
     if missing:
-        return Health("unfinished", "Setup unfinished", " and ".join(missing),
+        said = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+        return Health("unfinished", "Setup unfinished", said,
                       f"press enter, then {' / '.join(keys)}",
                       "finish it in the app (msp-tui, then enter on its card)")  # fmt: skip
     return ACTIVE

@@ -136,8 +136,9 @@ class Card(Static, can_focus=True):
     HELP = """\
 ## Cards
 The PSA connection, each connected integration (status, last sync, accounts, services and
-unmapped accounts), and the vendors you can connect. **enter** opens one: a vendor card starts
-the connect wizard; an integration offers mapping, alerts, key rotation and disconnecting.
+unmapped accounts), and the vendors you can connect. **enter** opens one: the PSA card its
+form, a vendor card the connect wizard; an integration offers mapping, alerts, key rotation and
+disconnecting. A card with a problem says what to do next.
 """
 
     class Opened(Message):
