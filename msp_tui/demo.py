@@ -36,6 +36,7 @@ class Demo:
     # The partner key of each push integration made in this demo, by name, for the buttons
     # that play the vendor's console (the store keeps only a hash).
     partner_keys: dict[str, str] = field(default_factory=dict)
+    store: str = ""  # the demo's store: a file in `directory`, or the database URL given
 
     def stop(self) -> None:
         for server in self.servers:
@@ -43,7 +44,9 @@ class Demo:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_demo(seed: int = 7, companies: int = 300) -> tuple[Demo, Context]:
+def start_demo(seed: int = 7, companies: int = 300, db: str | None = None) -> tuple[Demo, Context]:
+    """The simulators on loopback ports and a store (a throwaway file, or the empty database
+    `db` names) with the PSA connected and synced."""
     directory = Path(tempfile.mkdtemp(prefix="msp-tui-demo-"))
     world = build_world(seed=seed, companies=companies)
     spamtitan = LoopbackServer(spamtitan_app(world)).start()
@@ -51,7 +54,8 @@ def start_demo(seed: int = 7, companies: int = 300) -> tuple[Demo, Context]:
     demo = Demo(directory, f"{spamtitan.base_url}/restapi", world.spamtitan_token,
                 customers_from_world(world), [spamtitan, connectwise], world)  # fmt: skip
     try:
-        ctx = open_context(str(directory / "demo.db"), secrets_mode="memory")
+        demo.store = db or str(directory / "demo.db")
+        ctx = open_context(demo.store, secrets_mode="memory")
         with writing(ctx.db):
             connection = PsaConnection.create(
                 name="connectwise", site=connectwise.base_url,

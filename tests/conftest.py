@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +53,33 @@ def partner_key(db_path: Path, capsys) -> str:
     shown = json.loads(capsys.readouterr().out)
     assert shown["name"] == "mailprotector" and shown["base_url"]
     return shown["partner_key"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for this test session (see tests/postgres.py)."""
+    from postgres import Cluster, NoPostgres
+
+    given = os.environ.get("MSP_TUI_TEST_PG")
+    if given:
+        yield given.rstrip("/")
+        return
+    try:
+        cluster = Cluster()
+        server = cluster.start()
+    except NoPostgres as exc:
+        if os.environ.get("CI"):
+            raise  # CI installs PostgreSQL: a missing one is a failure there
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_store(postgres_server: str) -> str:
+    """The URL of an empty PostgreSQL database of this test's own."""
+    from postgres import new_database
+
+    return new_database(postgres_server)

@@ -26,9 +26,10 @@ FAST = {"retry": RetryPolicy(attempts=2, rate_limited_attempts=2, base_delay=0.0
 
 
 @contextmanager
-def mapped_demo(companies: int = 120) -> Iterator[tuple[Demo, Context]]:
-    """The demo world with SpamTitan synced and mapped by the simulator's ground truth."""
-    demo, ctx = start_demo(seed=7, companies=companies)
+def mapped_demo(companies: int = 120, db: str | None = None) -> Iterator[tuple[Demo, Context]]:
+    """The demo world with SpamTitan synced and mapped by the simulator's ground truth, in a
+    throwaway SQLite file or the empty database `db` names."""
+    demo, ctx = start_demo(seed=7, companies=companies, db=db)
     try:
         _map_by_truth(demo, ctx)
     except BaseException:

@@ -9,6 +9,7 @@ whatever the timeout, when another process committed in between.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -228,12 +229,15 @@ __all__ = [
 
 @contextlib.contextmanager
 def process_lock(name: str) -> Iterator[bool]:
-    """One holder of `name` per SQLite store across processes: an exclusive `flock` on a file
-    beside the database, which the kernel releases if the holder dies, so a killed worker never
-    blocks the next one. Yields False when another holder has it. PostgreSQL stores, and systems
-    without `fcntl`, get no lock (yields True): one worker at a time is then up to the operator.
-    """
+    """One holder of `name` per store, across processes and hosts; yields False when another
+    holder has it. A holder that dies releases it: on SQLite it is an exclusive `flock` on a
+    file beside the database (the kernel drops it with the process); on PostgreSQL a session
+    advisory lock on a connection of its own (the server drops it with the connection)."""
     db = database_proxy.obj
+    if isinstance(db, PostgresqlDatabase):
+        with _advisory_lock(db, name) as ours:
+            yield ours
+        return
     path = getattr(db, "database", None)
     try:
         import fcntl
@@ -252,3 +256,28 @@ def process_lock(name: str) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def advisory_key(database: str, name: str) -> int:
+    """A signed 64-bit key for pg_try_advisory_lock, the same in every process and host."""
+    digest = hashlib.sha256(f"msp-tui/{database}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _advisory_lock(db: PostgresqlDatabase, name: str) -> Iterator[bool]:
+    # A connection of its own: peewee's per-thread connections come and go with transactions
+    # and reconnects, and a session lock must live exactly as long as the holder.
+    connection = db._connect()
+    try:
+        connection.autocommit = True
+        key = advisory_key(db.database, name)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+            ours = bool(cursor.fetchone()[0])
+        yield ours
+        if ours:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    finally:
+        connection.close()
