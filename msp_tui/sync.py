@@ -254,9 +254,13 @@ def _local_ids(model, where) -> dict:
 
 
 def _upsert(model, rows: list[dict], conflict: list) -> None:
-    """Insert or update by the natural key, in batches SQLite's variable limit allows."""
+    """Insert or update by the natural key, in batches SQLite's variable limit allows. A key
+    given twice (a vendor's reply can repeat an id) keeps its last row: PostgreSQL refuses to
+    update one row twice in a statement (CardinalityViolation)."""
     if not rows:
         return
+    key = [f.name for f in conflict]
+    rows = list({tuple(row[name] for name in key): row for row in rows}.values())
     preserve = [model._meta.fields[k] for k in rows[0] if k not in {f.name for f in conflict}]
     size = max(1, 900 // len(rows[0]))
     for start in range(0, len(rows), size):

@@ -1,4 +1,5 @@
-"""A store on a real PostgreSQL, shared by real processes: one writer at a time across them."""
+"""A store on a real PostgreSQL, shared by real processes: one writer at a time across them;
+what both engines must take alike."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from recon_world import cw_faults, line_for, mapped_demo, sim_quantity
 from adapters.sandbox.world import RECONCILE
 from msp_tui.context import open_context
 from msp_tui.reconcile import reconciliation_lines
-from msp_tui.store.db import process_lock
-from msp_tui.store.models import Decision
+from msp_tui.store.db import process_lock, writing
+from msp_tui.store.models import Decision, Integration, VendorAccount
+from msp_tui.sync import _upsert
 from msp_tui.writeback import decide
-
-pytestmark = pytest.mark.postgres
 
 HOLD = """
 import sys, time
@@ -38,6 +38,7 @@ def cli(store: str, *args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
 
 
+@pytest.mark.postgres
 def test_the_writer_lock_spans_processes_and_dies_with_its_holder(pg_store: str) -> None:
     ctx = open_context(pg_store)
     try:
@@ -61,6 +62,7 @@ def test_the_writer_lock_spans_processes_and_dies_with_its_holder(pg_store: str)
         ctx.close()
 
 
+@pytest.mark.postgres
 def test_two_outbox_pushes_write_each_decision_once(pg_store: str) -> None:
     """Two `msp-tui outbox push` at once on one PostgreSQL store: the first holds the writer
     lock (its PSA call held), the second leaves the work to it; each decision is written once."""
@@ -87,3 +89,25 @@ def test_two_outbox_pushes_write_each_decision_once(pg_store: str) -> None:
         for decision, line in zip(decisions, lines, strict=True):
             assert Decision.get_by_id(decision.id).state == "pushed"
             assert sim_quantity(demo, line) == float(line.vendor_quantity)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_store")
+
+
+def test_an_id_twice_in_one_batch_keeps_the_last(any_store: str) -> None:
+    """A vendor reply naming one account twice: a 500 or a failed sync on PostgreSQL before."""
+    ctx = open_context(any_store)
+    try:
+        integration = Integration.create(name="st", vendor="spamtitan", kind="pull")
+        rows = [{"integration": integration.id, "external_id": "7", "name": name}
+                for name in ("Acme", "Acme Dental")]  # fmt: skip
+        with writing():
+            _upsert(VendorAccount, rows, [VendorAccount.integration, VendorAccount.external_id])
+        [account] = VendorAccount.select()
+        assert account.name == "Acme Dental"
+    finally:
+        ctx.close()
