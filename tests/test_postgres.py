@@ -3,26 +3,41 @@ what both engines must take alike."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
 
+import psycopg2
 import pytest
 from processes import share_psa_keys, wait_while_running
 from recon_world import cw_faults, line_for, mapped_demo, sim_quantity
 
+from adapters.records import Board
+from adapters.sandbox.mailprotector import MailprotectorConsole
 from adapters.sandbox.world import RECONCILE
+from msp_tui.connect import create_push_integration, set_alert_route
 from msp_tui.context import open_context
+from msp_tui.demo import start_demo
 from msp_tui.reconcile import reconciliation_lines
 from msp_tui.store.db import process_lock, writing
-from msp_tui.store.models import Decision, Integration, VendorAccount
+from msp_tui.store.models import (
+    AccountMapping,
+    Alert,
+    Decision,
+    Integration,
+    PsaCompany,
+    VendorAccount,
+)
 from msp_tui.sync import _upsert
 from msp_tui.writeback import decide
+from serve_process import start_serve, stop_serve
 
 HOLD = """
 import sys, time
 from msp_tui.context import open_context
+from msp_tui.demo import start_demo
 from msp_tui.store.db import process_lock
 ctx = open_context(sys.argv[1])
 with process_lock("outbox") as ours:
@@ -111,3 +126,71 @@ def test_an_id_twice_in_one_batch_keeps_the_last(any_store: str) -> None:
         assert account.name == "Acme Dental"
     finally:
         ctx.close()
+
+
+def _waiting_on_a_lock(store: str) -> int:
+    with psycopg2.connect(store) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                       " AND datname = current_database()")  # fmt: skip
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_two_servers_given_one_alert_make_one_ticket(pg_store: str, monkeypatch) -> None:
+    """The same alertId reaches two `msp-tui serve` on one PostgreSQL store while a third
+    writer has queued it and not yet committed: both wait, then answer with that one alert
+    (a read-then-insert answered 500 IntegrityError), and one ticket is made."""
+    monkeypatch.setenv("MSP_TUI_SECRETS", "file")  # the servers read the PSA keys there
+    demo, ctx = start_demo(seed=7, companies=40, db=pg_store)
+    servers = []
+    try:
+        share_psa_keys(ctx)
+        integration, key = create_push_integration("mailprotector", "billing,alerts", "x")
+        board = demo.world.boards[2]
+        set_alert_route(integration, Board(board.id, board.name))
+        servers = [start_serve(pg_store), start_serve(pg_store)]
+        consoles = [MailprotectorConsole(s.url, key, demo.mailprotector_customers)
+                    for s in servers]  # fmt: skip
+        customer = demo.mailprotector_customers[3]
+        writer = psycopg2.connect(pg_store)  # the third writer, its transaction left open
+
+        async def scenario() -> list[dict]:
+            await consoles[0].enable()
+            account = VendorAccount.get(VendorAccount.external_id == customer.id)
+            company = PsaCompany.get(PsaCompany.external_id == next(iter(demo.world.companies)))
+            with writing():
+                AccountMapping.create(vendor_account=account, psa_company=company,
+                                      method="manual", operator="test")  # fmt: skip
+            with writer.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO alert (integration_id, account_external_id, vendor_account_id,"
+                    " alert_id, message_id, title, description, priority, state, errors,"
+                    " attempts, created_at, updated_at) VALUES (%s, %s, %s, 'dup', 'first',"
+                    " 'Virus found', '', 2, 'queued', '[]', 0, now(), now())",
+                    (integration.id, customer.id, account.id))  # fmt: skip
+            sending = [
+                asyncio.create_task(c.send_alert(customer.id, "Virus found", alert_id="dup"))
+                for c in consoles
+            ]
+            deadline = time.monotonic() + 20
+            while await asyncio.to_thread(_waiting_on_a_lock, pg_store) < 2:
+                assert time.monotonic() < deadline, "the servers did not reach the alert row"
+                await asyncio.sleep(0.05)  # polling the server's view, with a deadline
+            writer.commit()
+            return await asyncio.gather(*sending)
+
+        try:
+            sent = asyncio.run(scenario())
+        finally:
+            writer.close()
+        assert [answer["messageId"] for answer in sent] == ["first", "first"]
+        deadline = time.monotonic() + 60
+        while Alert.get().state != "created":
+            assert time.monotonic() < deadline, [s.output for s in servers]
+            time.sleep(0.2)  # the servers' alert workers, polled with a deadline
+        assert len(demo.world.tickets) == 1
+    finally:
+        for served in servers:
+            stop_serve(served)
+        ctx.close()
+        demo.stop()

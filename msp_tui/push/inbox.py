@@ -211,20 +211,21 @@ def queue_alert(integration: Integration, account_id: str, body: dict[str, Any])
             raise UnknownRecord(f"Account with id {account_id} not found")
         given = body.get("alertId")  # 0 is an id: only a missing one is made up
         alert_id = uuid.uuid4().hex if given is None or given == "" else str(given)
-        existing = Alert.get_or_none(
-            (Alert.integration == integration) & (Alert.alert_id == alert_id)
-        )
-        if existing is not None:
-            return existing
-        alert = Alert.create(
+        message_id = str(uuid.uuid4())
+        # Insert unless the alertId is there, then read: two servers given the same alert at
+        # once both end with the one row (a read-then-insert made one of them fail on
+        # PostgreSQL, where the other's insert was not yet visible).
+        Alert.insert(
             integration=integration, account_external_id=account_id,
-            vendor_account=vendor_account, alert_id=alert_id, message_id=str(uuid.uuid4()),
+            vendor_account=vendor_account, alert_id=alert_id, message_id=message_id,
             title=str(body["title"])[:255], description=str(body.get("description") or ""),
             priority=int(body.get("priority") or 3), vendor_status=body.get("status"),
             due_at=body.get("dueDateTime"), service_external_id=body.get("serviceId"),
             created_at=now, updated_at=now,
-        )  # fmt: skip
-        _mark_delivered(integration, now)
+        ).on_conflict_ignore().execute()  # fmt: skip
+        alert = Alert.get((Alert.integration == integration) & (Alert.alert_id == alert_id))
+        if alert.message_id == message_id:  # ours, not one queued before
+            _mark_delivered(integration, now)
     return alert
 
 
