@@ -4,19 +4,22 @@ what both engines must take alike."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 
+import httpx
 import psycopg2
 import pytest
 from processes import share_psa_keys, wait_while_running
 from recon_world import cw_faults, line_for, mapped_demo, sim_quantity
 
 from adapters.records import Board
-from adapters.sandbox.mailprotector import MailprotectorConsole
+from adapters.sandbox.mailprotector import VENDOR_KEY, MailprotectorConsole, gradient_token
 from adapters.sandbox.world import RECONCILE
+from msp_tui.cli import main
 from msp_tui.connect import create_push_integration, set_alert_route
 from msp_tui.context import open_context
 from msp_tui.demo import start_demo
@@ -36,6 +39,7 @@ from serve_process import start_serve, stop_serve
 
 HOLD = """
 import sys, time
+from msp_tui.cli import main
 from msp_tui.context import open_context
 from msp_tui.demo import start_demo
 from msp_tui.store.db import process_lock
@@ -194,3 +198,29 @@ def test_two_servers_given_one_alert_make_one_ticket(pg_store: str, monkeypatch)
             stop_serve(served)
         ctx.close()
         demo.stop()
+
+
+@pytest.mark.postgres
+def test_serve_survives_its_connections_being_killed(pg_store: str, capsys) -> None:
+    """pg_terminate_backend on every connection `msp-tui serve` has (a server restart, an idle
+    timeout): the next requests succeed; before, every request answered 500 until a restart."""
+    assert main(["--db", pg_store, "integrations", "add", "mailprotector", "--json"]) == 0
+    key = json.loads(capsys.readouterr().out)["partner_key"]
+    served = start_serve(pg_store)
+    try:
+        headers = {"GRADIENT-TOKEN": gradient_token(VENDOR_KEY, key)}
+        with httpx.Client(base_url=served.api, headers=headers, timeout=10) as api:
+            assert api.get("/organization").status_code == 200
+            with psycopg2.connect(pg_store) as admin, admin.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                assert cursor.fetchone()[0] >= 1  # serve's connections are gone
+            started = time.monotonic()
+            assert api.get("/organization").status_code == 200  # a read: reconnected
+            accounts = [{"id": "a1", "name": "Acme", "description": ""}]
+            assert api.post("/organization/accounts", json=accounts).status_code == 201  # a write
+            assert time.monotonic() - started < 5
+    finally:
+        stop_serve(served)

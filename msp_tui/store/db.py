@@ -16,9 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    Database,
+    InterfaceError,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from playhouse.db_url import connect as connect_url
+from playhouse.db_url import parse as parse_url
 from playhouse.migrations import Migration, Runner
+from playhouse.shortcuts import ReconnectMixin
 
 from msp_tui.paths import default_database_path
 from msp_tui.store.models import MODELS, AppSetting, database_proxy
@@ -86,6 +94,8 @@ def connect(location: StoreLocation) -> Database:
             str(location.sqlite_path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S
         )
     try:
+        if location.url.startswith(("postgres://", "postgresql://")):
+            return ReconnectingPostgres(**parse_url(location.url))
         return connect_url(location.url)
     except (RuntimeError, ImportError, ValueError) as exc:
         raise StoreError(
@@ -225,6 +235,21 @@ __all__ = [
     "store_id",
     "writing",
 ]
+
+
+class ReconnectingPostgres(ReconnectMixin, PostgresqlDatabase):
+    """A connection found dead (a server restart, an idle timeout, pg_terminate_backend) is
+    opened again and the statement retried once, where nothing can be lost: a read outside a
+    transaction, or the BEGIN of one. A connection that dies inside a transaction fails that
+    unit of work (nothing of it was committed); the next one reconnects."""
+
+    reconnect_errors = (
+        (OperationalError, "server closed the connection"),
+        (OperationalError, "terminating connection"),
+        (OperationalError, "connection already closed"),
+        (OperationalError, "could not receive data from server"),
+        (InterfaceError, "connection already closed"),
+    )
 
 
 @contextlib.contextmanager
