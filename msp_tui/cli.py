@@ -65,13 +65,26 @@ def _describe_context(ctx: Context) -> dict[str, object]:
 
 
 def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.secret_store import env_name
+    from msp_tui.sources import credentials_needed
+
     facts = _describe_context(ctx)
+    credentials = [
+        {"for": c.owner, "secret": c.name, "source": ctx.secrets.source(c.scope, c.name),
+         "variable": env_name(c.scope, c.name), "fix": c.fix}
+        for c in credentials_needed()
+    ]  # fmt: skip
     if args.json:
-        print(json.dumps(facts, indent=2))
+        print(json.dumps({**facts, "credentials": credentials}, indent=2))
     else:
         width = max(map(len, facts))
         for key, value in facts.items():
             print(f"{key.replace('_', ' '):<{width}}  {value}")
+        if credentials:
+            print("credentials on this host:")
+        for c in credentials:
+            where = c["source"] or f"MISSING: {c['fix']}, or set {c['variable']}"
+            print(f"  {c['for']} {c['secret'].replace('_', ' ')}: {where}")
     mode = readable_by_others(ctx.location)
     if mode is not None:
         print(f"{PROG}: warning: the store is readable by other users (mode {mode:04o});"

@@ -193,10 +193,31 @@ class SecretStore:
         self._call("store", self.backend.set_password, self._username(integration, name), value)
 
     def get(self, integration: str, name: str) -> str | None:
+        """The environment variable `env_name(...)` first (a service's EnvironmentFile, a
+        second host), then the store."""
+        from_env = os.environ.get(env_name(integration, name))
+        if from_env:
+            return from_env
         return self._call("read", self.backend.get_password, self._username(integration, name))
+
+    def source(self, integration: str, name: str) -> str | None:
+        """Where `get` finds this secret (never its value), or None when it has none."""
+        variable = env_name(integration, name)
+        if os.environ.get(variable):
+            return f"environment {variable}"
+        found = self._call("read", self.backend.get_password, self._username(integration, name))
+        return self.description if found else None
 
     def delete(self, integration: str, name: str) -> None:
         self._call("delete", self.backend.delete_password, self._username(integration, name))
+
+
+def env_name(integration: str, name: str) -> str:
+    """The variable that supplies a secret: (psa/connectwise, private_key) is
+    MSP_TUI_SECRET_PSA_CONNECTWISE_PRIVATE_KEY, (spamtitan, api_key)
+    MSP_TUI_SECRET_SPAMTITAN_API_KEY."""
+    scope = "".join(c if c.isalnum() else "_" for c in f"{integration}_{name}".upper())
+    return f"MSP_TUI_SECRET_{scope}"
 
 
 _MEMORY = MemoryKeyring()

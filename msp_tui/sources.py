@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
 from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
-from msp_tui.secret_store import SecretStore
+from msp_tui.secret_store import SecretStore, env_name
 from msp_tui.store.models import Integration, PsaConnection
 
 PULL_VENDORS = {"spamtitan": "SpamTitan"}
@@ -23,13 +25,41 @@ def psa_secret_scope(connection: PsaConnection) -> str:
 def _secret(secrets: SecretStore, scope: str, name: str, fix: str) -> Secret:
     value = secrets.get(scope, name)
     if not value:
-        raise SourceError(f"no {name.replace('_', ' ')} stored for {scope}; {fix}")
+        raise SourceError(f"no {name.replace('_', ' ')} on this host for {scope}; {fix}, or"
+                          f" set {env_name(scope, name)}")  # fmt: skip
     return Secret(value)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A secret the store's connections need: who needs it, and how to store it."""
+
+    owner: str  # "ConnectWise Manage (connectwise)", "SpamTitan (spamtitan)"
+    scope: str
+    name: str
+    fix: str
+
+
+PSA_FIX = "run: msp-tui psa set connectwise ... (or the PSA form in the app)"
+
+
+def credentials_needed() -> list[Credential]:
+    found = [Credential(f"ConnectWise Manage ({c.name})", psa_secret_scope(c), name, PSA_FIX)
+             for c in PsaConnection.select().order_by(PsaConnection.id)
+             for name in ("public_key", "private_key")]  # fmt: skip
+    found += [Credential(f"SpamTitan ({i.name})", i.name, "api_key", _spamtitan_fix(i))
+              for i in Integration.select().where(Integration.vendor == "spamtitan")
+              .order_by(Integration.name)]  # fmt: skip
+    return found
+
+
+def _spamtitan_fix(integration: Integration) -> str:
+    return f"run: msp-tui integrations add spamtitan --name {integration.name} ..."
 
 
 def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> ConnectWiseAdapter:
     scope = psa_secret_scope(connection)
-    fix = "run: msp-tui psa set connectwise ..."
+    fix = PSA_FIX
     credentials = ConnectWiseCredentials(
         site=connection.site,
         company_id=connection.company_identifier,
@@ -44,9 +74,6 @@ def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> C
 def pull_adapter(integration: Integration, secrets: SecretStore, **options) -> SpamTitanAdapter:
     if integration.vendor != "spamtitan":
         raise SourceError(f"{integration.name} is a {integration.vendor} push integration")
-    api_key = _secret(
-        secrets, integration.name, "api_key",
-        f"run: msp-tui integrations add spamtitan --name {integration.name} ...",
-    )  # fmt: skip
+    api_key = _secret(secrets, integration.name, "api_key", _spamtitan_fix(integration))
     options.setdefault("concurrency", integration.config.get("concurrency", DEFAULT_CONCURRENCY))
     return SpamTitanAdapter(integration.config["url"], api_key, **options)

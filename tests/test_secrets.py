@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -7,6 +8,9 @@ import keyring
 import pytest
 from keyring.backends import fail
 
+from adapters.sandbox import LoopbackServer, build_world
+from adapters.sandbox.connectwise import connectwise_app
+from msp_tui.cli import main
 from msp_tui.context import open_context
 from msp_tui.secret_store import (
     FileKeyring,
@@ -139,3 +143,40 @@ def test_memory_backend_for_tests() -> None:
     assert store.get("x", "y") == "z"
     with pytest.raises(ValueError):
         store.set("x", "y", "")
+
+
+def test_a_second_host_takes_its_secrets_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The data is shared, the secrets are not: `info` names what this host lacks and how to
+    give it; the documented variables supply it (a systemd EnvironmentFile), and a sync runs."""
+    world = build_world(seed=2, companies=20)
+    with LoopbackServer(connectwise_app(world)) as cw:
+        db = str(tmp_path / "shared.db")
+        monkeypatch.setenv("CW_PRIVATE", world.cw_private_key)
+        first_host = ["--db", db, "psa", "set", "connectwise", "--site", cw.base_url,
+                      "--company", world.cw_company_id, "--public-key", world.cw_public_key,
+                      "--client-id", world.cw_client_id,
+                      "--private-key-env", "CW_PRIVATE"]  # fmt: skip
+        assert main(first_host) == 0
+        monkeypatch.setenv("MSP_TUI_SECRETS", "file")  # the second host: nothing stored here
+        capsys.readouterr()
+        assert main(["--db", db, "info"]) == 0
+        out = capsys.readouterr().out
+        assert (
+            "ConnectWise Manage (connectwise) private key: MISSING: run: msp-tui psa set"
+            " connectwise"
+        ) in out and "MSP_TUI_SECRET_PSA_CONNECTWISE_PRIVATE_KEY" in out
+        assert main(["--db", db, "sync", "psa"]) == 1
+        assert "MSP_TUI_SECRET_PSA_CONNECTWISE_PUBLIC_KEY" in capsys.readouterr().err
+
+        monkeypatch.setenv("MSP_TUI_SECRET_PSA_CONNECTWISE_PUBLIC_KEY", world.cw_public_key)
+        monkeypatch.setenv("MSP_TUI_SECRET_PSA_CONNECTWISE_PRIVATE_KEY", world.cw_private_key)
+        assert main(["--db", db, "info", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)["credentials"]
+        assert [c["source"] for c in listed] == [
+            "environment MSP_TUI_SECRET_PSA_CONNECTWISE_PUBLIC_KEY",
+            "environment MSP_TUI_SECRET_PSA_CONNECTWISE_PRIVATE_KEY",
+        ]
+        assert world.cw_private_key not in json.dumps(listed)
+        assert main(["--db", db, "sync", "psa"]) == 0
