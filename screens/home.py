@@ -160,6 +160,9 @@ disconnecting. A card with a problem says what to do next.
 
 
 class HomeScreen(Screen):
+    # No focus by default (it went to the sync indicator, the first focusable widget): `show`
+    # puts it on a card, and keeps it where the operator put it (the search, the indicator).
+    AUTO_FOCUS = ""
     BINDINGS = [
         Binding("s", "sync", "Sync", id="home.sync", tooltip="Sync the PSA and pulled vendors."),
         Binding(
@@ -242,7 +245,9 @@ class HomeScreen(Screen):
     @work(exclusive=True, group="home-cards")
     async def show(self, cards: list[CardData]) -> None:
         shown = self._matching(cards)
-        typing = isinstance(self.focused, Input)  # the search keeps the focus while in use
+        # The search keeps the focus while in use, and so does anything else that is not a
+        # card (the sync indicator, read on focus): only a card's focus is carried over.
+        elsewhere = self.focused is not None and not isinstance(self.focused, Card)
         focused = self.focused if isinstance(self.focused, Card) else self._last_card
         focused_key = focused.card.key if focused is not None else None
         box = self.query_one("#cards", VerticalScroll)
@@ -261,7 +266,7 @@ class HomeScreen(Screen):
             target = target or psa_missing  # the first step of a first run
         target = target or next((w for w in widgets if w.card.kind == "integration"), None)
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
-        if target is not None and not typing:
+        if target is not None and not elsewhere:
             target.focus()
 
     def _matching(self, cards: list[CardData]) -> list[CardData]:

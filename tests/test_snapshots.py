@@ -46,6 +46,9 @@ def take(snap_compare, ctx: Context, keys: list[str | Callable] = (), ready: Rea
                 await pilot.press(key)
         if ready is not None:
             await wait_until(pilot, lambda: ready(app))
+        # Focus lands after a refresh: wait for it where the screen has anything to focus.
+        await wait_until(pilot, lambda: app.screen.focused is not None
+                         or not app.screen.focus_chain)  # fmt: skip
         app.clear_notifications()
         await wait_until(pilot, lambda: not app.sync_state.syncing and not app._notifications)
 
@@ -71,8 +74,13 @@ def test_home_on_a_first_run(snap_compare, ctx: Context) -> None:
     assert take(snap_compare, ctx)
 
 
+def marked(label_id: str) -> Ready:
+    """The form's ▸ marks the field with the focus: the form is mounted and focused."""
+    return lambda app: "▸" in str(app.screen.query_one(f"#label-{label_id}").render())
+
+
 def test_the_psa_form(snap_compare, ctx: Context) -> None:
-    assert take(snap_compare, ctx, ["enter"], screen_is(PsaForm))
+    assert take(snap_compare, ctx, ["enter"], screen_is(PsaForm, marked("site")))
 
 
 def test_a_vendor_wizard_asks_to_connect_the_psa_first(snap_compare, ctx: Context) -> None:
@@ -127,7 +135,8 @@ def test_the_wizard_first_step(snap_compare, at_work: Context) -> None:
 
 def test_the_wizard_credentials(snap_compare, at_work: Context) -> None:
     assert take(snap_compare, at_work, [to_card("connect:spamtitan"), "enter", "ctrl+n"],
-                screen_is(ConnectWizard, lambda app: app.screen.step == "credentials"))  # fmt: skip
+                screen_is(ConnectWizard, lambda app: app.screen.step == "credentials"
+                          and marked("url")(app)))  # fmt: skip
 
 
 def board_ready(step: str) -> Ready:
@@ -166,7 +175,10 @@ def test_the_partner_key_dialog(snap_compare, at_work: Context) -> None:
 
 
 def lines_shown(app) -> bool:
-    return isinstance(app.screen, ReconcileScreen) and bool(app.screen.lines)
+    """The lines are read and the detail pane describes the highlighted one."""
+    if not (isinstance(app.screen, ReconcileScreen) and app.screen.lines):
+        return False
+    return "revenue change" in str(app.screen.query_one("#reconcile-detail").render())
 
 
 def test_reconciliation(snap_compare, at_work: Context, monkeypatch) -> None:
