@@ -51,6 +51,9 @@ def office(run: str = "ok", error: str | None = None) -> Integration:
                           finished_at=AT)  # fmt: skip
     for n, (name, billed, counted) in enumerate(CUSTOMERS, start=1):
         company = PsaCompany.create(connection=psa, external_id=n, identifier=f"C{n}", name=name)
+        if billed is None:  # an agreement with no line for the product: new revenue goes here
+            PsaAgreement.create(connection=psa, external_id=100 + n, company=company,
+                                name="Managed services", agreement_status="Active")  # fmt: skip
         if billed is not None:
             agreement = PsaAgreement.create(connection=psa, external_id=n, company=company,
                                             name="Managed email",

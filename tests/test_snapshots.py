@@ -8,6 +8,9 @@ a store with fixed names and times (tests/office.py), with no toast on screen.""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
 
 import pytest
 from office import AT, office
@@ -16,6 +19,7 @@ from textual.command import CommandList, CommandPalette
 
 from msp_tui.app import MspTuiApp
 from msp_tui.context import Context
+from msp_tui.reconcile import ReconciliationLine
 from msp_tui.store.models import Alert, Integration, VendorAccount
 from screens.alerts import AlertsScreen
 from screens.help import HelpScreen
@@ -23,10 +27,23 @@ from screens.home import Card, HomeScreen
 from screens.integration import IntegrationScreen
 from screens.mapping_panel import MappingPanel
 from screens.psa_form import PsaForm
-from screens.reconcile import FilterPicker, ReconcileScreen
+from screens.reconcile import (
+    AdjustModal,
+    AgreementModal,
+    FilterPicker,
+    ReconcileList,
+    ReconcileScreen,
+)
 from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal
 
 Ready = Callable[[MspTuiApp], bool]
+
+
+@dataclass(frozen=True)
+class Until:
+    """In a key sequence: wait until this holds before the next key."""
+
+    holds: Ready
 
 
 def take(snap_compare, ctx: Context, keys: list[str | Callable] = (), ready: Ready | None = None):
@@ -38,7 +55,9 @@ def take(snap_compare, ctx: Context, keys: list[str | Callable] = (), ready: Rea
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen)
                          and isinstance(app.focused, Card))  # fmt: skip
         for key in keys:
-            if callable(key):
+            if isinstance(key, Until):
+                await wait_until(pilot, partial(key.holds, app))
+            elif callable(key):
                 outcome = key(app)
                 if isinstance(outcome, Awaitable):
                     await outcome
@@ -193,3 +212,33 @@ def test_the_reconciliation_filter(snap_compare, at_work: Context, monkeypatch) 
 
 def test_the_alerts_screen(snap_compare, at_work: Context) -> None:
     assert take(snap_compare, at_work, ["a"], screen_is(AlertsScreen))
+
+
+class FixedDate(date):
+    """The adjust dialog's effective date defaults to today: the picture must not."""
+
+    @classmethod
+    def today(cls) -> date:
+        return date(2026, 11, 30)
+
+
+def to_line(company: str) -> Callable:
+    def highlight(app: MspTuiApp) -> None:
+        table = app.screen.query_one(ReconcileList)
+        lines = [isinstance(row, ReconciliationLine) and row.company_name for row in table.rows]
+        table.move_cursor(lines.index(company))
+
+    return highlight
+
+
+def test_the_adjust_dialog(snap_compare, at_work: Context, monkeypatch) -> None:
+    monkeypatch.setattr("screens.reconcile.current_period", lambda: "2026-11")
+    monkeypatch.setattr("screens.reconcile.date", FixedDate)
+    assert take(snap_compare, at_work, ["c", Until(lines_shown), to_line("Acme Dental"), "e"],
+                screen_is(AdjustModal))  # fmt: skip
+
+
+def test_the_new_revenue_agreement_choice(snap_compare, at_work: Context, monkeypatch) -> None:
+    monkeypatch.setattr("screens.reconcile.current_period", lambda: "2026-11")
+    assert take(snap_compare, at_work, ["c", Until(lines_shown), to_line("Cobalt Freight"), "a"],
+                screen_is(AgreementModal))  # fmt: skip
