@@ -22,11 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1] / "tests")]
 from postgres import Cluster, new_database  # noqa: E402
-from push_speed import ACCOUNTS, hammer, start_serve  # noqa: E402
+from push_speed import add_accounts_and_service, hammer, start_serve  # noqa: E402
 from reconcile_speed import build  # noqa: E402
 
 from adapters.sandbox.mailprotector import VENDOR_KEY, gradient_token  # noqa: E402
@@ -44,12 +42,7 @@ def pushes_per_second(store: str, tmp: str, pushes: int) -> float:
     token = gradient_token(VENDOR_KEY, json.loads(added.stdout)["partner_key"])
     process, url = start_serve(env, "--rate-limit", "0")
     try:
-        with httpx.Client(base_url=url, headers={"GRADIENT-TOKEN": token}) as setup:
-            setup.post(
-                "/organization/accounts",
-                json=[{"id": str(i), "name": f"Customer {i}"} for i in range(ACCOUNTS)],
-            )
-            setup.post("/organization/services", json=[{"id": "cloudfilter", "name": "CF"}])
+        add_accounts_and_service(url, token)
         seconds, statuses = asyncio.run(hammer(url, token, pushes, 32))
     finally:
         process.terminate()

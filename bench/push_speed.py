@@ -48,6 +48,16 @@ def start_serve(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, str
     return process, line.split("listening on ", 1)[1].split(" ", 1)[0]  # .../api/vendor-api
 
 
+def add_accounts_and_service(url: str, token: str) -> None:
+    """What the pushes count against: ACCOUNTS customers and the CloudFilter service."""
+    with httpx.Client(base_url=url, headers={"GRADIENT-TOKEN": token}) as setup:
+        setup.post(
+            "/organization/accounts",
+            json=[{"id": str(i), "name": f"Customer {i}"} for i in range(ACCOUNTS)],
+        )
+        setup.post("/organization/services", json=[{"id": "cloudfilter", "name": "CloudFilter"}])
+
+
 class Connection:
     """A bare HTTP/1.1 keep-alive connection. httpx tops out near 600 requests/s on this
     machine, below what the server takes; this keeps the client from being what is measured."""
@@ -174,12 +184,7 @@ def main() -> None:
 
         process, url = start_serve(env, "--rate-limit", "0")
         try:
-            with httpx.Client(base_url=url, headers={"GRADIENT-TOKEN": token}) as setup:
-                setup.post(
-                    "/organization/accounts",
-                    json=[{"id": str(i), "name": f"Customer {i}"} for i in range(ACCOUNTS)],
-                )
-                setup.post("/organization/services", json=[{"id": "cloudfilter", "name": "CloudFilter"}])  # fmt: skip
+            add_accounts_and_service(url, token)
             seconds, statuses = asyncio.run(hammer(url, token, args.pushes, args.connections))
             idle, busy, posted = latency_under_stress(url, token, db, args.gets)
             # After the others: past 20 failures this address is held off (429, no lookup).

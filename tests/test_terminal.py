@@ -50,8 +50,9 @@ def test_empty_app_in_a_real_terminal(
 ) -> None:
     db = tmp_path / "real.db"
     with Terminal([msp_tui_exe, "--db", str(db)], terminal_env) as term:
-        shown = term.wait_for("No integrations yet.")
-        assert "Quit" in shown and "Help" in shown
+        # the footer is drawn once a card has the focus, a moment after the first frame
+        shown = term.wait_until(lambda s: "No integrations yet." in s and "Quit" in s)
+        assert "Help" in shown
         assert all(len(line) <= 80 for line in shown.splitlines())
         term.press("?")
         term.wait_for("Keys here")  # the help covers the screen
