@@ -336,7 +336,10 @@ class MappingPanel(Widget):
 
     @on(PairingList.Highlighted)
     def _highlighted(self, event: PairingList.Highlighted) -> None:
-        if isinstance(event.pairing_list, MappingList):
+        # The detail follows the list in use: a highlight the other list posts meanwhile (as
+        # both fill in on opening) does not take it over.
+        in_use = event.pairing_list.has_focus or not self.has_focus_within
+        if isinstance(event.pairing_list, MappingList) and in_use:
             self._detail_side = event.pairing_list.side
             self._show_detail()
 

@@ -161,7 +161,10 @@ def test_the_wizard_credentials(snap_compare, at_work: Context) -> None:
 def board_ready(step: str) -> Ready:
     def ready(app) -> bool:
         panels = app.screen.query(f"#{step} MappingPanel")
-        return bool(panels) and panels.first(MappingPanel).has_focus_within
+        if not panels:
+            return False
+        panel = panels.first(MappingPanel)  # the vendor list in use, its row in the detail
+        return panel.list_for("vendor").has_focus and panel._detail_side == "vendor"
 
     return screen_is(ConnectWizard, ready)
 
