@@ -44,6 +44,16 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _last_sync_failed(
+    state: str | None, started_at: datetime | None, error: str | None, step: str, command: str
+) -> Health | None:
+    """The latest sync run failed or was cut off: when and why, until a sync succeeds."""
+    if state not in ("failed", "interrupted") or started_at is None:
+        return None
+    why = error if state == "failed" else "its process ended before it finished"
+    return Health("failed", "Last sync failed", f"{_when(started_at)}: {why}", step, command)
+
+
 @dataclass(frozen=True)
 class IntegrationFacts:
     """What the health of one integration is worked out from (read by msp_tui.overview)."""
@@ -69,11 +79,10 @@ def integration_health(f: IntegrationFacts) -> Health:
         return Health("disconnected", "Disconnected", f"{vendor} set it {f.status}",
                       f"turn it back on in the {vendor} console",
                       f"turn it back on in the {vendor} console")  # fmt: skip
-    if f.run_state in ("failed", "interrupted") and f.run_started_at is not None:
-        why = f.run_error if f.run_state == "failed" else "its process ended before it finished"
-        return Health("failed", "Last sync failed", f"{_when(f.run_started_at)}: {why}",
-                      "press s to sync again; the last good data is kept",
-                      f"msp-tui sync {f.name}")  # fmt: skip
+    if failed := _last_sync_failed(f.run_state, f.run_started_at, f.run_error,
+                                   "press s to sync again; the last good data is kept",
+                                   f"msp-tui sync {f.name}"):  # fmt: skip
+        return failed
     if f.status == "error":
         return Health("failed", "Vendor reports an error", f.status_reason or "",
                       f"look in the {vendor} console", f"look in the {vendor} console")  # fmt: skip
@@ -112,11 +121,10 @@ def psa_health(
     if not connected:
         return Health("disconnected", "Not connected", "", "press enter to connect it (start here)",
                       "msp-tui psa set connectwise --help")  # fmt: skip
-    if run_state in ("failed", "interrupted") and run_started_at is not None:
-        why = run_error if run_state == "failed" else "its process ended before it finished"
-        return Health("failed", "Last sync failed", f"{_when(run_started_at)}: {why}",
-                      "press s to sync again, enter to check the settings",
-                      "msp-tui sync psa")  # fmt: skip
+    if failed := _last_sync_failed(run_state, run_started_at, run_error,
+                                   "press s to sync again, enter to check the settings",
+                                   "msp-tui sync psa"):  # fmt: skip
+        return failed
     if not ever_synced and run_state != "running":
         detail = "saved without a check" if status == "not_connected" else ""
         return Health("waiting", "Waiting for the first sync", detail, "press s to sync",

@@ -12,7 +12,7 @@ from adapters.connectwise import (
     find_codebase,
     site_url,
 )
-from adapters.errors import AdapterError, AuthenticationError, ConnectionFailed, NotFound, Secret
+from adapters.errors import AdapterError, AuthenticationError, NotFound, Secret
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import psa_secret_scope
 from msp_tui.store.db import writing
@@ -77,9 +77,7 @@ async def check_connectwise(
         codebase = settings.codebase or await find_codebase(site, company)
     except NotFound as exc:
         raise PsaSetupError("Company ID", str(exc)) from None
-    except ConnectionFailed as exc:
-        raise PsaSetupError("Site", str(exc)) from None
-    except AdapterError as exc:
+    except AdapterError as exc:  # no answer, TLS, or a reply that is not company info
         raise PsaSetupError("Site", str(exc)) from None
     credentials = ConnectWiseCredentials(site, company, public_key, private_key,
                                          settings.client_id.strip(), codebase)  # fmt: skip
