@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from adapters.errors import redact
 from msp_tui import __version__, commands
+from msp_tui.cli_reconcile import add_reconcile_command
 from msp_tui.context import Context, open_context
 from msp_tui.logs import log_path, setup_logging
 from msp_tui.output import OutputError, write_text
@@ -346,6 +347,8 @@ def build_parser() -> Parser:
     )
     sync.add_argument("--json", action="store_true", help="print a JSON summary per source")
     sync.set_defaults(handler=commands.cmd_sync)
+
+    add_reconcile_command(add_command, common)
 
     outbox = add_command(
         "outbox", "decisions waiting to be written to the PSA",

@@ -622,7 +622,7 @@ def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _decision_json(d: Decision) -> dict[str, Any]:
+def decision_json(d: Decision) -> dict[str, Any]:
     from msp_tui.exports import plain_quantity
 
     return {
@@ -639,7 +639,7 @@ def cmd_outbox_list(ctx: Context, args: argparse.Namespace) -> int:
     query = Decision.select().order_by(Decision.id)
     if not args.all:
         query = query.where(Decision.state.in_(["pending", "failed", "conflict"]))
-    rows = [_decision_json(d) for d in query]
+    rows = [decision_json(d) for d in query]
     if args.json:
         from msp_tui.exports import json_default
 
