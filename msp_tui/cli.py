@@ -20,6 +20,7 @@ from typing import NoReturn
 from adapters.errors import redact
 from msp_tui import __version__, commands
 from msp_tui.cli_reconcile import add_reconcile_command
+from msp_tui.cli_schedule import add_schedule_command
 from msp_tui.context import Context, open_context
 from msp_tui.logs import log_path, setup_logging
 from msp_tui.output import OutputError, write_text
@@ -349,6 +350,7 @@ def build_parser() -> Parser:
     sync.set_defaults(handler=commands.cmd_sync)
 
     add_reconcile_command(add_command, common)
+    add_schedule_command(add_command, common)
 
     outbox = add_command(
         "outbox", "decisions waiting to be written to the PSA",
@@ -412,7 +414,8 @@ def build_parser() -> Parser:
         "Serve the Gradient-compatible Vendor API (Mailprotector and other push vendors call"
         " it) until Ctrl-C. Pushed data lands in the same database. Beside it, vendor alerts"
         " become PSA tickets on the board chosen for them (failed ones are retried with"
-        " backoff; see 'msp-tui alerts list').",
+        " backoff; see 'msp-tui alerts list'), and the scheduled sync runs when it is due"
+        " (see 'msp-tui schedule').",
     )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     serve.add_argument(

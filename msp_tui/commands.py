@@ -29,7 +29,7 @@ from msp_tui.store.models import (
     VendorAccount,
     VendorService,
 )
-from msp_tui.sync import SyncEvent, SyncOutcome, SyncSource, sync_sources
+from msp_tui.sync import SyncEvent, SyncOutcome, SyncSource, sync_all, sync_sources
 from msp_tui.untrusted import printable
 
 MODULES = ("billing", "alerts")
@@ -224,16 +224,10 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
 async def _sync(
     ctx: Context, sources: list[SyncSource], mode: str, show_progress: bool
 ) -> list[SyncOutcome]:
-    """The PSA first (one at a time), then every pulled vendor at once."""
     bar = _ProgressBar() if show_progress and sys.stderr.isatty() else None
     report = bar.update if bar else (lambda _event: None)
     try:
-        outcomes = [
-            await s.run(ctx.secrets, mode, progress=report) for s in sources if s.connection
-        ]
-        outcomes += await asyncio.gather(
-            *(s.run(ctx.secrets, mode, progress=report) for s in sources if not s.connection)
-        )
+        outcomes = await sync_all(ctx.secrets, sources, mode, report)
     finally:
         if bar:
             bar.close()
@@ -392,9 +386,14 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
     say(f"Vendor API listening on http://{host}:{port}/api/vendor-api"
           f" (database {ctx.location.display}); Ctrl-C stops", flush=True)  # fmt: skip
     from msp_tui.alerts import alert_loop
+    from msp_tui.schedule import schedule_loop
 
-    # Beside the API: the worker that makes queued alerts PSA tickets (and retries them).
-    serve_forever(sock, args.rate_limit or None, beside=lambda: alert_loop(ctx.secrets),
+    async def beside() -> None:
+        # Beside the API: the worker that makes queued alerts PSA tickets (and retries them),
+        # and the scheduled sync.
+        await asyncio.gather(alert_loop(ctx.secrets), schedule_loop(ctx.secrets))
+
+    serve_forever(sock, args.rate_limit or None, beside=beside,
                   forwarded_allow_ips=args.forwarded_allow_ips,
                   max_connections=args.max_connections)  # fmt: skip
     return 0

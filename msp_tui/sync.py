@@ -402,3 +402,15 @@ def sync_sources(names: list[str] | None = None) -> list[SyncSource]:
         s for s in sources
         if s.key in wanted or (s.connection and {"psa", s.connection.name} & wanted)
     ]  # fmt: skip
+
+
+async def sync_all(
+    secrets: SecretStore, sources: list[SyncSource], mode: Mode, progress: Progress = _quiet
+) -> list[SyncOutcome]:
+    """The PSA first (one at a time: vendors' accounts are mapped to its companies), then every
+    pulled vendor at once."""
+    outcomes = [await s.run(secrets, mode, progress=progress) for s in sources if s.connection]
+    outcomes += await asyncio.gather(
+        *(s.run(secrets, mode, progress=progress) for s in sources if not s.connection)
+    )
+    return list(outcomes)

@@ -113,6 +113,26 @@ def alerts_card(counts: dict[str, int]) -> CardData:
     return CardData("alerts", "alerts", "Alerts (a)", (line,), status)
 
 
+def schedule_card() -> CardData:
+    from msp_tui.schedule import current_schedule, last_run, local_text, next_run, overdue
+
+    schedule, last = current_schedule(), last_run()
+    if schedule is None:
+        return CardData("schedule", "schedule", "Scheduled sync",
+                        ("Off · enter sets a daily, weekly or monthly sync",), "none")  # fmt: skip
+    zone = schedule.timezone
+    lines = [f"{schedule.describe()} · next {local_text(next_run(schedule, last), zone)}"]
+    status = "ok"
+    if last is not None:
+        ended = {None: "running", True: "ok", False: "failed"}[last.ok]
+        lines.append(f"Last {local_text(last.started_at, zone)} · {ended}: {last.detail}")
+        status = "error" if last.ok is False else status
+    if overdue(schedule, last):
+        lines.append("Overdue: is 'msp-tui serve' or the cron line running? (see the README)")
+        status = "error"
+    return CardData("schedule", "schedule", "Scheduled sync", tuple(lines), status)
+
+
 class Card(Static, can_focus=True):
     BINDINGS = [
         Binding("enter", "open", "Open", id="home.open", tooltip="Open this card."),
@@ -137,7 +157,8 @@ class Card(Static, can_focus=True):
 ## Cards
 The PSA connection, each connected integration (status, last sync, accounts, services and
 unmapped accounts), and the vendors you can connect. **enter** opens one: the PSA card its
-form, a vendor card the connect wizard; an integration offers mapping, alerts, key rotation and
+form, a vendor card the connect wizard, the scheduled sync card its form (off, daily, weekly,
+monthly; `msp-tui serve` runs it); an integration offers mapping, alerts, key rotation and
 disconnecting. A card with a problem says what to do next.
 """
 
@@ -240,6 +261,8 @@ class HomeScreen(Screen):
         if any(alerts.values()):
             cards.append(alerts_card(alerts))
         cards += [integration_card(s) for s in summaries]
+        if psa is not None:
+            cards.append(schedule_card())
         cards += [
             CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
             for vendor, (title, blurb) in CATALOG.items()
@@ -345,6 +368,8 @@ class HomeScreen(Screen):
             self.action_reconcile()
         elif card.kind == "alerts":
             self.action_alerts()
+        elif card.kind == "schedule":
+            self.action_schedule()
         elif card.kind == "catalog":
             from screens.wizard import ConnectWizard
 
@@ -356,6 +381,11 @@ class HomeScreen(Screen):
             self.app.push_screen(IntegrationScreen(card.key), lambda _: self.action_refresh())
         else:
             self.action_connect_psa()
+
+    def action_schedule(self) -> None:
+        from screens.schedule_form import ScheduleForm
+
+        self.app.push_screen(ScheduleForm(), lambda _: self.action_refresh())
 
     def action_connect_psa(self) -> None:
         from screens.psa_form import PsaForm

@@ -47,6 +47,8 @@ class MspCommands(Provider):
         found.append(Command(psa_title, "ConnectWise Manage: site, company and API keys",
                              self._opens(PsaForm)))  # fmt: skip
         found.append(Command("Sync all", "The PSA and every pulled vendor", self._sync_all))
+        found.append(Command("Schedule syncs", "Daily, weekly or monthly; serve or cron runs it",
+                             self._schedule))  # fmt: skip
         if self._psa is not None:
             found.append(Command("Sync the PSA", "Companies, products and agreements",
                                  partial(app.start_sync, ["psa"])))  # fmt: skip
@@ -80,6 +82,15 @@ class MspCommands(Provider):
     def _sync_all(self) -> None:
         if not self.app.start_sync():
             self.app.notify("Nothing to sync yet: connect the PSA or a pulled vendor first.")
+
+    def _schedule(self) -> None:
+        from screens.home import HomeScreen
+        from screens.schedule_form import ScheduleForm
+
+        if isinstance(self.app.screen, HomeScreen):  # its card shows the new schedule
+            self.app.screen.action_schedule()
+        else:
+            self.app.push_screen(ScheduleForm())
 
     def _opens(self, screen: type, *args, **kwargs) -> Callable[[], object]:
         """A command that makes the screen when it is chosen, not when it is listed."""
