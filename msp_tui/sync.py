@@ -47,6 +47,7 @@ from msp_tui.store.models import (
     VendorService,
     utcnow,
 )
+from msp_tui.store.reconnect import unit_of_work
 from msp_tui.store.runs import this_runner
 
 Mode = Literal["quick", "full"]
@@ -165,6 +166,7 @@ async def sync_psa(
     return await _run(source, run, fetch_and_write, progress)
 
 
+@unit_of_work
 def _write_psa(
     connection: PsaConnection,
     run: SyncRun,
@@ -318,6 +320,7 @@ def _mapped_external_ids(integration: Integration) -> set[str]:
     }
 
 
+@unit_of_work
 def _write_pull(
     integration: Integration,
     run: SyncRun,

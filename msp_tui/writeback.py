@@ -32,6 +32,7 @@ from msp_tui.store.models import (
     PsaProduct,
     utcnow,
 )
+from msp_tui.store.reconnect import unit_of_work
 
 log = logging.getLogger("msp_tui.writeback")
 
@@ -44,6 +45,7 @@ class DecisionError(Exception):
     """A decision that cannot be made as asked; the message says why."""
 
 
+@unit_of_work
 def decide(
     line: ReconciliationLine,
     action: str,

@@ -33,6 +33,7 @@ from msp_tui.store.models import (
     PsaCompany,
     VendorAccount,
 )
+from msp_tui.store.reconnect import unit_of_work
 from msp_tui.sync import _upsert
 from msp_tui.writeback import decide
 from serve_process import start_serve, stop_serve
@@ -224,3 +225,31 @@ def test_serve_survives_its_connections_being_killed(pg_store: str, capsys) -> N
             assert time.monotonic() - started < 5
     finally:
         stop_serve(served)
+
+
+@pytest.mark.postgres
+def test_a_write_cut_off_before_its_commit_runs_once_more(pg_store: str) -> None:
+    """The connection dies inside a unit of work's transaction (pg_terminate_backend from
+    another session, between its statements): nothing of it was committed, so it runs again
+    on a new connection and lands once."""
+    ctx = open_context(pg_store)
+    try:
+        calls = []
+
+        @unit_of_work
+        def rename_twice(name: str) -> None:
+            with writing():
+                Integration.update(name=f"{name}-half").execute()
+                if not calls:  # the first time only: the server drops us mid-transaction
+                    pid = ctx.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+                    with psycopg2.connect(pg_store) as admin, admin.cursor() as cursor:
+                        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                calls.append(name)
+                Integration.update(name=name).execute()
+
+        Integration.create(name="mailprotector", vendor="mailprotector", kind="push")
+        rename_twice("renamed")
+        assert calls == ["renamed", "renamed"]  # the second run is the one that committed
+        assert [i.name for i in Integration.select()] == ["renamed"]
+    finally:
+        ctx.close()

@@ -23,6 +23,7 @@ from msp_tui.store.models import (
     database_proxy,
     utcnow,
 )
+from msp_tui.store.reconnect import unit_of_work
 
 VENDOR_STATUSES = ("active", "inactive", "pending", "disabled", "error")
 # How stale `integration.last_push_at` may get before a push refreshes it: writing the
@@ -34,6 +35,7 @@ class UnknownRecord(LookupError):
     """A push names an account, service or message we do not know; the message says which."""
 
 
+@unit_of_work
 def mark_called(integration: Integration) -> None:
     """The first call of a vendor makes a new integration `pending`."""
     if integration.status == "not_connected":
@@ -57,12 +59,14 @@ def _mark_delivered(integration: Integration, now: datetime) -> None:
         integration.status, integration.last_push_at = status, now
 
 
+@unit_of_work
 def set_status(integration: Integration, status: str) -> None:
     with writing():
         Integration.update(status=status).where(Integration.id == integration.id).execute()
     integration.status = status
 
 
+@unit_of_work
 def upsert_accounts(integration: Integration, accounts: list[VendorAccountRecord]) -> None:
     now = utcnow()
     with writing():
@@ -91,6 +95,7 @@ def account(integration: Integration, account_id: str) -> VendorAccount:
     return found
 
 
+@unit_of_work
 def update_account(
     integration: Integration, account_id: str, changes: VendorAccountRecord
 ) -> VendorAccount:
@@ -117,6 +122,7 @@ def list_accounts(
     return list(query.order_by(VendorAccount.id))
 
 
+@unit_of_work
 def upsert_services(integration: Integration, services: list[VendorServiceRecord]) -> None:
     now = utcnow()
     with writing():
@@ -134,6 +140,7 @@ def upsert_services(integration: Integration, services: list[VendorServiceRecord
             ).execute()  # fmt: skip
 
 
+@unit_of_work
 def create_service(integration: Integration, service: VendorServiceRecord) -> VendorService:
     """A SKU defined through POST /service: we give it its id, as Gradient does."""
     new_id = uuid.uuid4().hex[:24]
@@ -159,6 +166,7 @@ def services(integration: Integration) -> list[VendorService]:
     )
 
 
+@unit_of_work
 def update_service(
     integration: Integration, service_id: str, changes: dict[str, Any]
 ) -> VendorService:
@@ -172,6 +180,7 @@ def update_service(
     return found
 
 
+@unit_of_work
 def record_count(
     integration: Integration, service_id: str, account_id: str, quantity: Decimal
 ) -> None:
@@ -200,6 +209,7 @@ def record_count(
         _mark_delivered(integration, now)
 
 
+@unit_of_work
 def queue_alert(integration: Integration, account_id: str, body: dict[str, Any]) -> Alert:
     """Queue an alert for the ticket worker; the same alertId again returns the first one."""
     now = utcnow()

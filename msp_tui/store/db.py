@@ -18,7 +18,6 @@ from pathlib import Path
 
 from peewee import (
     Database,
-    InterfaceError,
     OperationalError,
     PostgresqlDatabase,
     SqliteDatabase,
@@ -26,10 +25,10 @@ from peewee import (
 from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parse as parse_url
 from playhouse.migrations import Migration, Runner
-from playhouse.shortcuts import ReconnectMixin
 
 from msp_tui.paths import default_database_path
 from msp_tui.store.models import MODELS, AppSetting, database_proxy
+from msp_tui.store.reconnect import ReconnectingPostgres, commit_starts
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # In the SQLite header: this file is an msp-tui store ("mspt"), so another program's database
@@ -111,9 +110,11 @@ def writing(db: Database | None = None) -> Iterator[None]:
     if isinstance(db, SqliteDatabase):
         with db.atomic("IMMEDIATE"):
             yield
+            commit_starts(db)
     else:
         with db.atomic():
             yield
+            commit_starts(db)
 
 
 def migrate(db: Database, target: str | None = None) -> list[str]:
@@ -235,21 +236,6 @@ __all__ = [
     "store_id",
     "writing",
 ]
-
-
-class ReconnectingPostgres(ReconnectMixin, PostgresqlDatabase):
-    """A connection found dead (a server restart, an idle timeout, pg_terminate_backend) is
-    opened again and the statement retried once, where nothing can be lost: a read outside a
-    transaction, or the BEGIN of one. A connection that dies inside a transaction fails that
-    unit of work (nothing of it was committed); the next one reconnects."""
-
-    reconnect_errors = (
-        (OperationalError, "server closed the connection"),
-        (OperationalError, "terminating connection"),
-        (OperationalError, "connection already closed"),
-        (OperationalError, "could not receive data from server"),
-        (InterfaceError, "connection already closed"),
-    )
 
 
 @contextlib.contextmanager
