@@ -261,7 +261,7 @@ class HomeScreen(Screen):
         if any(alerts.values()):
             cards.append(alerts_card(alerts))
         cards += [integration_card(s) for s in summaries]
-        if psa is not None:
+        if psa is not None and summaries:  # before that, the first steps keep the screen
             cards.append(schedule_card())
         cards += [
             CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
@@ -279,12 +279,14 @@ class HomeScreen(Screen):
         shown = self._matching(cards)
         # The search keeps the focus while in use, and so does anything else that is not a
         # card (the sync indicator, read on focus): only a card's focus is carried over.
-        elsewhere = self.focused is not None and not isinstance(self.focused, Card)
         focused = self.focused if isinstance(self.focused, Card) else self._last_card
         focused_key = focused.card.key if focused is not None else None
         box = self.query_one("#cards", VerticalScroll)
         # The old cards go first: focus must land on a new one, never on one being removed
-        # (which left Home with no card focused after a disconnect or a closed screen).
+        # (which left Home with no card focused after a disconnect or a closed screen). Nothing
+        # holds the focus meanwhile, so what holds it afterwards was put there by the operator.
+        if focused is self.focused:
+            self.set_focus(None)
         await box.remove_children()
         widgets = [Card(c) for c in shown]
         await box.mount_all(widgets)
@@ -298,6 +300,9 @@ class HomeScreen(Screen):
             target = target or psa_missing  # the first step of a first run
         target = target or next((w for w in widgets if w.card.kind == "integration"), None)
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
+        # Asked now, not before the remount: tab to the sync indicator just as a sync ended
+        # stays there.
+        elsewhere = self.focused is not None and not isinstance(self.focused, Card)
         if target is not None and not elsewhere:
             target.focus()
 

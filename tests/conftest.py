@@ -1,4 +1,9 @@
-"""Every test runs in its own home: XDG dirs under tmp_path, secrets in memory, no MSP_TUI_DB."""
+"""Every test runs in its own home: XDG dirs under tmp_path, secrets in memory.
+
+MSP_TUI_TEST_ENGINE=postgres runs the suite on PostgreSQL (as .ci/run does, second): every
+store a test makes (`db_path`, the demo's, the default one) is then a fresh database on the
+session's server, and tests of SQLite specifics (marked `sqlite_only`) are skipped.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +17,46 @@ import pytest
 from msp_tui.cli import main
 from msp_tui.context import Context, open_context
 
+ENGINE = os.environ.get("MSP_TUI_TEST_ENGINE", "sqlite")
+ON_POSTGRES = ENGINE == "postgres"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="SQLite specific: runs in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("MSP_TUI_SECRETS", "memory")
-    monkeypatch.delenv("MSP_TUI_DB", raising=False)
+    if ON_POSTGRES:  # the default store, for commands given no --db
+        monkeypatch.setenv("MSP_TUI_DB", request.getfixturevalue("pg_default_store"))
+    else:
+        monkeypatch.delenv("MSP_TUI_DB", raising=False)
     return home
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "store.db"
+def db_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where this test's store is: a SQLite file, or on PostgreSQL a database URL of its own."""
+    return request.getfixturevalue("pg_store") if ON_POSTGRES else tmp_path / "store.db"
+
+
+@pytest.fixture
+def demo_db(request: pytest.FixtureRequest) -> str | None:
+    """The store for a demo world: None (a throwaway SQLite file) or a fresh database URL."""
+    return request.getfixturevalue("pg_store_2") if ON_POSTGRES else None
 
 
 @pytest.fixture
@@ -38,11 +67,11 @@ def ctx(db_path: Path) -> Iterator[Context]:
 
 
 @pytest.fixture
-def mapped():
+def mapped(demo_db: str | None):
     """The demo world (SpamTitan and ConnectWise simulators), synced and mapped by its truth."""
     from recon_world import mapped_demo
 
-    with mapped_demo() as found:
+    with mapped_demo(db=demo_db) as found:
         yield found
 
 
@@ -77,9 +106,27 @@ def postgres_server() -> Iterator[str]:
         cluster.stop()
 
 
-@pytest.fixture
-def pg_store(postgres_server: str) -> str:
-    """The URL of an empty PostgreSQL database of this test's own."""
-    from postgres import new_database
+def _database(server: str) -> Iterator[str]:
+    from postgres import drop_database, new_database
 
-    return new_database(postgres_server)
+    url = new_database(server)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def pg_store(postgres_server: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL database of this test's own, dropped after it."""
+    yield from _database(postgres_server)
+
+
+@pytest.fixture
+def pg_store_2(postgres_server: str) -> Iterator[str]:
+    """A second one, for a test that has two stores (its own and a demo's)."""
+    yield from _database(postgres_server)
+
+
+@pytest.fixture
+def pg_default_store(postgres_server: str) -> Iterator[str]:
+    """A third one: the store of commands given no --db (MSP_TUI_DB), in the PostgreSQL pass."""
+    yield from _database(postgres_server)

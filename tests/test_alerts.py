@@ -68,10 +68,10 @@ class Alerting:
 
 
 @pytest.fixture
-def alerting() -> Iterator[Alerting]:
+def alerting(demo_db: str | None) -> Iterator[Alerting]:
     """The demo's ConnectWise simulator, a Mailprotector integration with Alerts routed to a
     board, and our Vendor API on a free loopback port."""
-    demo, ctx = start_demo(seed=7, companies=60)
+    demo, ctx = start_demo(seed=7, companies=60, db=demo_db)
     server = BackgroundServer(port=0).start()
     try:
         integration, key = create_push_integration("mailprotector", "billing,alerts",
@@ -196,7 +196,7 @@ async def test_a_worker_killed_after_its_ticket_was_made_does_not_make_it_again(
         await console.enable()
         map_account(customer.id, next(iter(a.demo.world.companies)))
         await console.send_alert(customer.id, "Outbound spam", alert_id="o1")
-    db = str(a.demo.directory / "demo.db")
+    db = str(a.demo.store)
     a.faults.log.clear()
     a.faults.hang_after_write = 1  # the ticket is made, the reply held
     worker = alerts_retry(db)
@@ -258,7 +258,7 @@ async def test_msp_tui_serve_makes_pushed_alerts_tickets_by_itself(
         files.set(scope, name, a.ctx.secrets.get(scope, name))
     customer = a.demo.mailprotector_customers[5]
     company_id = next(iter(a.demo.world.companies))
-    served = start_serve(a.demo.directory / "demo.db")
+    served = start_serve(a.demo.store)
     try:
         async with a.console(served.url) as console:
             await console.enable()
@@ -322,7 +322,7 @@ async def test_alerts_list_and_retry_from_the_command_line(alerting: Alerting, c
     async with a.console() as console:
         await console.enable()
         await console.send_alert(customer.id, "Archive export ready", alert_id="ar1")
-    db = str(a.demo.directory / "demo.db")
+    db = str(a.demo.store)
     await deliver_alerts(a.ctx.secrets, FAST)
     assert main(["--db", db, "alerts", "list", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)

@@ -78,6 +78,7 @@ def test_db_option_after_the_command_and_env_var(
     assert str(from_env) in capsys.readouterr().out
 
 
+@pytest.mark.sqlite_only
 def test_default_database_lives_in_the_user_data_dir(isolated_home: Path) -> None:
     assert main(["info"]) == 0
     assert (isolated_home / "data" / "msp-tui" / "msp-tui.db").is_file()

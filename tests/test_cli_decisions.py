@@ -18,7 +18,7 @@ from msp_tui.writeback import agreement_choices
 
 
 def run(demo, capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["--db", str(demo.directory / "demo.db"), *args])
+    code = main(["--db", str(demo.store), *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -79,11 +79,11 @@ def test_adjust_needs_a_quantity_and_writes_it(mapped, capsys) -> None:
     line = line_for(demo, RECONCILE)
     company, product = str(line.company_external_id), line.product_identifier
     with pytest.raises(SystemExit) as exit_:
-        main(["--db", str(demo.directory / "demo.db"), "reconcile", "adjust", company, product])
+        main(["--db", str(demo.store), "reconcile", "adjust", company, product])
     assert exit_.value.code == 2 and "--quantity" in capsys.readouterr().err
     for bad in ("-3", "lots", "NaN"):
         with pytest.raises(SystemExit):
-            main(["--db", str(demo.directory / "demo.db"), "reconcile", "adjust", company,
+            main(["--db", str(demo.store), "reconcile", "adjust", company,
                   product, "--quantity", bad])  # fmt: skip
         assert "--quantity" in capsys.readouterr().err
     code, out, _ = run(demo, capsys, "reconcile", "adjust", company, product,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from stored import stored_text
 
 from adapters.sandbox import build_world
 from adapters.sandbox.mailprotector import (
@@ -228,7 +229,7 @@ def test_the_partner_key_is_nowhere_after_it_was_shown(
         stop_serve(served)
     assert main(["--db", str(db_path), "-v", "integrations", "list", "--json"]) == 0
     texts = ["".join(served.output), capsys.readouterr().out, log_path().read_text()]
-    texts += [f.read_bytes().decode("latin-1") for f in db_path.parent.glob(db_path.name + "*")]
+    texts.append(stored_text(db_path))
     for text in texts:
         assert partner_key not in text
         assert partner_key.removeprefix("msptui_") not in text

@@ -146,7 +146,7 @@ def test_a_failed_scheduled_sync_is_recorded_and_shown(mapped, capsys) -> None:
     assert [o.ok for o in outcomes] == [True, False]
     last = last_run()
     assert last.ok is False and last.detail.startswith("spamtitan: ")
-    assert main(["--db", str(demo.directory / "demo.db"), "schedule", "show"]) == 0
+    assert main(["--db", str(demo.store), "schedule", "show"]) == 0
     assert ", failed: spamtitan: " in capsys.readouterr().out
 
 
@@ -164,7 +164,7 @@ def test_cron_runners_started_together_run_it_once(mapped, monkeypatch) -> None:
     monkeypatch.setenv("MSP_TUI_SECRETS", "file")
     save_schedule(due_schedule())
     before = psa_runs()
-    runners = [schedule_run(str(demo.directory / "demo.db")) for _ in range(3)]
+    runners = [schedule_run(str(demo.store)) for _ in range(3)]
     answers = []
     for runner in runners:
         out, _ = runner.communicate(timeout=120)
@@ -180,7 +180,7 @@ def test_serve_runs_a_due_schedule(mapped, monkeypatch) -> None:
     share_secrets(ctx, "spamtitan", ("api_key",))
     monkeypatch.setenv("MSP_TUI_SECRETS", "file")
     save_schedule(due_schedule())
-    served = start_serve(demo.directory / "demo.db")
+    served = start_serve(demo.store)
     try:
         deadline = time.monotonic() + 60
         while (last_run() is None or last_run().ok is None) and time.monotonic() < deadline:

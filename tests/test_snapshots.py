@@ -36,6 +36,10 @@ from screens.reconcile import (
 )
 from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal
 
+# The pictures are the screens' code, the same on either engine; they run in the SQLite pass
+# (on PostgreSQL the header would name the database URL instead of store.db).
+pytestmark = pytest.mark.sqlite_only
+
 Ready = Callable[[MspTuiApp], bool]
 
 

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from peewee import OperationalError
 from processes import share_secrets, wait_while_running
+from stored import stored_text
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import AdapterError, AuthenticationError, Secret
@@ -30,6 +30,7 @@ from msp_tui.cli import main
 from msp_tui.context import Context
 from msp_tui.logs import log_path
 from msp_tui.store.models import (
+    MODELS,
     Integration,
     PsaAgreementLine,
     PsaCompany,
@@ -112,10 +113,14 @@ def configured(
     return ctx
 
 
-def dump(db_path: Path) -> list[str]:
-    """Every row of every table but the run log, which records failures on purpose."""
-    with sqlite3.connect(db_path) as raw:
-        return [line for line in raw.iterdump() if not line.startswith('INSERT INTO "sync_run"')]
+def dump(_store: object = None) -> list[tuple[str, list[dict]]]:
+    """Every row of every table but the run log, which records failures on purpose, read
+    through the open store (SQLite or PostgreSQL alike)."""
+    return [
+        (model.__name__, list(model.select().order_by(*model._meta.get_primary_keys()).dicts()))
+        for model in MODELS
+        if model is not SyncRun
+    ]
 
 
 def test_full_sync_reads_everything_the_simulators_hold(
@@ -273,8 +278,7 @@ def test_secrets_never_reach_logs_errors_json_or_the_database(
 
     texts = [o.out + o.err for o in outputs] + [asyncio.run(refused())]
     texts.append(log_path().read_text())
-    for f in db_path.parent.glob(db_path.name + "*"):
-        texts.append(f.read_bytes().decode("latin-1"))
+    texts.append(stored_text(db_path))
     assert "401" in texts[1]
     for key in keys:
         for text in texts:

@@ -195,8 +195,9 @@ def test_a_first_run_of_the_real_app_from_an_empty_data_dir(
         term.press("q")
         assert term.wait_exit() == 0
     # The approval reached the PSA: the simulator's agreement line holds the vendor's count.
-    [store] = (isolated_home / "data").glob("msp-tui/*.db")
-    ctx = open_context(str(store))
+    # The store is the default one: a file in the data dir, or MSP_TUI_DB in the PostgreSQL pass.
+    store = os.environ.get("MSP_TUI_DB") or str(*(isolated_home / "data").glob("msp-tui/*.db"))
+    ctx = open_context(store)
     try:
         [decision] = Decision.select()
         assert (decision.action, decision.state) == ("approve", "pushed")

@@ -112,7 +112,7 @@ async def test_a_pulled_name_with_escapes_is_shown_escaped(mapped, capsys) -> No
     integration = Integration.get(Integration.name == "spamtitan")
     assert (await sync_pull(integration, ctx.secrets, mode="full")).ok
     assert VendorAccount.get(VendorAccount.name == CLIPBOARD)  # stored exactly as sent
-    db = str(demo.directory / "demo.db")
+    db = str(demo.store)
     assert main(["--db", db, "export", "usage"]) == 0
     out = capsys.readouterr().out
     assert not RAW_CONTROL.search(out)

@@ -208,6 +208,7 @@ def hold_write_lock(db_path: Path, seconds: float) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.sqlite_only  # the lock held is SQLite's; PostgreSQL locks rows, not the store
 def test_a_40_s_write_lock_elsewhere_is_503_for_writes_not_a_stall(
     served: Served, partner_key: str, db_path: Path
 ) -> None:
@@ -299,6 +300,7 @@ def test_untrusted_text_dates_and_ids(served: Served, partner_key: str, db_path:
         assert other.json()["messageId"] != first.json()["messageId"]
 
 
+@pytest.mark.sqlite_only  # the store is broken behind the server's back through its file
 def test_an_internal_error_is_json_500_without_detail(
     served: Served, partner_key: str, db_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from pilot_tools import wait_until
+from stored import stored_text
 
 from msp_tui.app import MspTuiApp
 from msp_tui.context import Context
@@ -27,8 +28,8 @@ from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[Demo, Context]]:
-    demo, ctx = start_demo(seed=7, companies=120)
+def demo(demo_db: str | None) -> Iterator[tuple[Demo, Context]]:
+    demo, ctx = start_demo(seed=7, companies=120, db=demo_db)
     yield demo, ctx
     ctx.close()
     demo.stop()
@@ -192,7 +193,7 @@ async def test_mailprotector_end_to_end(demo) -> None:
         assert made and all(demo_env.world.tickets[a.ticket_id].board_id == route.board_id
                             for a in made)  # fmt: skip
         # the partner key was shown once and is stored nowhere in clear
-        assert key_shown not in (demo_env.directory / "demo.db").read_bytes().decode("latin-1")
+        assert key_shown not in stored_text(demo_env.store)
 
 
 async def test_a_connected_integration_rotates_its_key_and_disconnects(demo) -> None:

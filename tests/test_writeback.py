@@ -126,7 +126,7 @@ def approved_for_a_worker(mapped):
     decision = decide(line, "approve", "tester")
     faults = cw_faults(demo)
     faults.log.clear()
-    return demo.directory / "demo.db", line, decision, faults
+    return demo.store, line, decision, faults
 
 
 def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
@@ -200,7 +200,7 @@ async def test_outbox_list_shows_what_waits_and_why(mapped, capsys) -> None:
     decision = decide(line, "approve", "tester")
     demo.world.additions[demo_external(line)].quantity = 999.0
     await push_pending(ctx.secrets, "tester")  # a conflict
-    db = str(demo.directory / "demo.db")
+    db = str(demo.store)
     assert main(["--db", db, "outbox", "list", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["id"] == decision.id and row["state"] == "conflict"
