@@ -175,9 +175,10 @@ def _agreement(line, given: int | None):
         raise CommandError(f"{line.company_name} has no live agreement to add the line to:"
                            " add one in the PSA, then 'msp-tui sync psa'")  # fmt: skip
     listed = "; ".join(f"{a.external_id} {a.name}" for a in choices)
-    what = f"{given} is not one of" if given is not None else "name one of"
-    raise CommandError(f"new revenue for {line.company_name}: --agreement {what} its live"
-                       f" agreements: {listed}")  # fmt: skip
+    what = (f"--agreement {given} is not one of" if given is not None
+            else "name the agreement for the new line with --agreement, one of")  # fmt: skip
+    raise CommandError(f"new revenue for {line.company_name}: {what} its live agreements:"
+                       f" {listed}")  # fmt: skip
 
 
 def cmd_reconcile_decide(ctx: Context, args: argparse.Namespace) -> int:

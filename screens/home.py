@@ -121,7 +121,9 @@ def schedule_card() -> CardData:
         return CardData("schedule", "schedule", "Scheduled sync",
                         ("Off · enter sets a daily, weekly or monthly sync",), "none")  # fmt: skip
     zone = schedule.timezone
-    lines = [f"{schedule.describe()} · next {local_text(next_run(schedule, last), zone)}"]
+    described = schedule.describe()
+    lines = [f"{described[:1].upper()}{described[1:]} · next"
+             f" {local_text(next_run(schedule, last), zone)}"]  # fmt: skip
     status = "ok"
     if last is not None:
         ended = {None: "running", True: "ok", False: "failed"}[last.ok]

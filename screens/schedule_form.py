@@ -37,6 +37,12 @@ RUNNER_HINT = (
 )
 
 
+def sentence(text: object) -> str:
+    """A CLI-style message ('a weekly sync needs…') as the form says it ('A weekly sync…')."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 def schedule_from(every: str, at: str, day: str, zone: str, operator: str) -> Schedule | None:
     """The schedule the form says (None: off); ScheduleError says what to fix."""
     if every == "off":
@@ -94,7 +100,12 @@ unchanged. The schedule is kept in the database, so every host and operator sees
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(RadioSet).focus()
+        every = self.query_one(RadioSet)
+        # The highlight starts on the saved choice (a RadioSet starts it on the first button),
+        # so left and right move from what is set.
+        for _ in range(max(every.pressed_index, 0)):
+            every.action_next_button()
+        every.focus()
         self._preview()
 
     def on_descendant_focus(self, event) -> None:
@@ -127,19 +138,22 @@ unchanged. The schedule is kept in the database, so every host and operator sees
         try:
             schedule = self._schedule()
         except ScheduleError as exc:
-            status.update(f"[yellow]{shown(exc)}[/yellow]")
+            status.update(f"[yellow]{shown(sentence(exc))}[/yellow]")
             return
         if schedule is None:
             status.update("No scheduled sync: syncs run when you press s.")
             return
         when = local_text(next_run(schedule, last_run()), schedule.timezone)
-        status.update(f"[green]{shown(schedule.describe())}[/green] · next run {shown(when)}")
+        status.update(f"[green]{shown(sentence(schedule.describe()))}[/green] · next run"
+                      f" {shown(when)}")  # fmt: skip
 
     def action_save(self) -> None:
         try:
             schedule = self._schedule()
         except ScheduleError as exc:
-            self.query_one("#schedule-status", Static).update(f"[red]✗ {shown(exc)}[/red]")
+            self.query_one("#schedule-status", Static).update(
+                f"[red]✗ {shown(sentence(exc))}[/red]"
+            )
             return
         save_schedule(schedule)
         self.app.notify(f"Scheduled sync: {schedule.describe()}." if schedule

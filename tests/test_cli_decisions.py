@@ -116,7 +116,7 @@ def test_new_revenue_names_its_agreement(mapped, capsys) -> None:
         assert code == 1 and "--agreement" in err and str(choices[0].external_id) in err
     code, _, err = run(demo, capsys, "reconcile", "approve", company, product,
                        "--agreement", "999999")  # fmt: skip
-    assert code == 1 and "999999 is not one of" in err
+    assert code == 1 and "--agreement 999999 is not one of" in err
     agreement: PsaAgreement = choices[0]
     code, out, _ = run(demo, capsys, "reconcile", "approve", company, product,
                        "--agreement", str(agreement.external_id), "--json")  # fmt: skip

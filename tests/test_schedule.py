@@ -216,13 +216,22 @@ async def test_home_shows_the_schedule_and_its_form_sets_it(mapped) -> None:
         await pilot.press("ctrl+u", *"3:15")
         form.query_one("#schedule-zone").focus()
         await pilot.press("ctrl+u", *"Nowhere/Land")
-        await wait_until(pilot, lambda: "unknown time zone" in str(status.render()))
+        await wait_until(pilot, lambda: "Unknown time zone" in str(status.render()))
         await pilot.press("ctrl+s")  # refused: the form stays, says why
         await wait_until(pilot, lambda: "✗" in str(status.render()))
         assert current_schedule() is None
         await pilot.press("ctrl+u", *"UTC")
         await wait_until(pilot, lambda: "next run" in str(status.render()))
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: "monthly on day 31" in card_text())
+        await wait_until(pilot, lambda: "Monthly on day 31" in card_text())
         saved = current_schedule()
         assert (saved.every, saved.day, saved.at, saved.timezone) == ("monthly", 31, "03:15", "UTC")
+        # Opened again, the choice highlighted is the saved one: left moves to Weekly.
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScheduleForm))
+        status = app.screen.query_one("#schedule-status")
+        await pilot.press("left", "space")
+        await wait_until(pilot, lambda: "A weekly sync needs its day" in str(status.render()))
+        await pilot.press("escape")  # back, unchanged
+        await wait_until(pilot, lambda: "Monthly on day 31" in card_text())
+        assert current_schedule().every == "monthly"
