@@ -25,6 +25,7 @@ from adapters.errors import (
     register_secret,
 )
 from adapters.http import HttpClient, RetryPolicy
+from adapters.psa import PsaWords
 from adapters.records import (
     Board,
     PsaAdditionRecord,
@@ -124,7 +125,11 @@ def _float(value: Any, default: float | None = 0.0) -> float | None:
 
 
 class ConnectWiseAdapter:
+    """ConnectWise Manage behind the PSA contract (adapters.psa.PsaAdapter)."""
+
     vendor = VENDOR
+    words = PsaWords(psa="ConnectWise Manage", agreement="agreement", line="addition",
+                     product_id="Product ID", board="board")  # fmt: skip
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
+from adapters.psa import PsaAdapter
 from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
 from msp_tui.secret_store import SecretStore, env_name
 from msp_tui.store.models import Integration, PsaConnection
@@ -57,7 +58,8 @@ def _spamtitan_fix(integration: Integration) -> str:
     return f"run: msp-tui integrations add spamtitan --name {integration.name} ..."
 
 
-def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> ConnectWiseAdapter:
+def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> PsaAdapter:
+    """The adapter of the connection's PSA, behind the PSA contract."""
     scope = psa_secret_scope(connection)
     fix = PSA_FIX
     credentials = ConnectWiseCredentials(

@@ -1,0 +1,109 @@
+"""The PSA contract: what the core asks of any PSA, whatever its billing model.
+
+Reconciliation, the outbox, alerts, the screens and the CLI speak only this Protocol and the
+records in `adapters.records`; each PSA adapter (ConnectWise Manage now; Autotask and HaloPSA
+next) implements it in its own API's terms. The core's words are neutral (an agreement and its
+lines, a board); `PsaWords` gives each PSA's own, for what the operator reads.
+
+The write path is the same for every PSA: re-read the line (`line`), compare with what the
+operator saw, then `set_line_quantity` or `add_line`. An adapter whose PSA writes changes, not
+totals (Autotask's adjustments), turns the target quantity into its change there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol, runtime_checkable
+
+from adapters.records import (
+    Board,
+    PsaAdditionRecord,
+    PsaAgreementRecord,
+    PsaCompanyRecord,
+    PsaProductRecord,
+)
+
+
+@dataclass(frozen=True)
+class PsaWords:
+    """What this PSA calls the things the core names neutrally, for the operator's eyes."""
+
+    psa: str  # "ConnectWise Manage"
+    agreement: str  # "agreement" | "contract" | "recurring invoice"
+    line: str  # "addition" | "contract service" | "invoice line"
+    product_id: str  # what identifies a product: "Product ID" | "service name" | "item name"
+    board: str  # where tickets go: "board" | "queue" | "team"
+
+
+@runtime_checkable
+class PsaAdapter(Protocol):
+    """One PSA, reached over its API. Async; used as `async with adapter:`."""
+
+    vendor: str
+    words: PsaWords
+
+    async def __aenter__(self) -> PsaAdapter: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def authenticate(self) -> dict[str, Any]:
+        """A cheap call that proves the credentials (AuthenticationError if not)."""
+        ...
+
+    # --- reading: what the PSA bills ---------------------------------------------------------
+
+    async def companies(self) -> list[PsaCompanyRecord]: ...
+
+    async def products(self) -> list[PsaProductRecord]: ...
+
+    async def agreements(self) -> list[PsaAgreementRecord]: ...
+
+    async def additions_for(
+        self, agreement_ids: list[int], progress: Callable[[int, int], None] | None = None
+    ) -> list[PsaAdditionRecord]:
+        """The lines of many agreements, read within the PSA's limits."""
+        ...
+
+    async def additions(self, agreement_id: int) -> list[PsaAdditionRecord]: ...
+
+    async def addition(self, agreement_id: int, addition_id: int) -> PsaAdditionRecord:
+        """One line as the PSA holds it now: the re-read before every write."""
+        ...
+
+    # --- writing: once, after the re-read ----------------------------------------------------
+
+    async def set_addition_quantity(
+        self, agreement_id: int, addition_id: int, quantity: float
+    ) -> PsaAdditionRecord: ...
+
+    async def add_addition(
+        self,
+        agreement_id: int,
+        product_id: int,
+        quantity: float,
+        unit_price: float | None = None,
+        effective_date: date | None = None,
+    ) -> PsaAdditionRecord: ...
+
+    # --- alerts: tickets -----------------------------------------------------------------------
+
+    async def boards(self) -> list[Board]:
+        """Where tickets can go (ConnectWise's boards, Autotask's queues, HaloPSA's teams)."""
+        ...
+
+    async def find_ticket(self, external_ref: str) -> int | None:
+        """A ticket made earlier for this reference: a restarted worker makes it once."""
+        ...
+
+    async def create_ticket(
+        self,
+        *,
+        summary: str,
+        board_id: int,
+        company_id: int,
+        description: str,
+        priority_id: int | None = None,
+        external_ref: str | None = None,
+    ) -> int: ...
