@@ -68,31 +68,28 @@ class Cluster:
         shutil.rmtree(self.data, ignore_errors=True)
 
 
-def new_database(server: str) -> str:
-    """An empty database on `server`; its URL."""
+def _on_server(server: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE and DROP DATABASE need that)."""
     import psycopg2
 
-    name = f"msptui_{uuid.uuid4().hex[:12]}"
     connection = psycopg2.connect(f"{server}/postgres")
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+            cursor.execute(statement)
     finally:
         connection.close()
+
+
+def new_database(server: str) -> str:
+    """An empty database on `server`; its URL."""
+    name = f"msptui_{uuid.uuid4().hex[:12]}"
+    _on_server(server, f'CREATE DATABASE "{name}"')
     return f"{server}/{name}"
 
 
 def drop_database(url: str) -> None:
     """Drop a database `new_database` made, closing what is still connected to it: hundreds of
     them would otherwise fill the cluster's disk (about 8 MB each) for the whole run."""
-    import psycopg2
-
     server, _, name = url.rpartition("/")
-    connection = psycopg2.connect(f"{server}/postgres")
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        connection.close()
+    _on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

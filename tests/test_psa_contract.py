@@ -14,7 +14,7 @@ from adapters.psa import PsaAdapter, PsaWords
 ADAPTERS = [ConnectWiseAdapter]
 CONTRACT = {
     name: member for name, member in vars(PsaAdapter).items()
-    if callable(member) and not name.startswith("_") or name in ("__aenter__", "__aexit__")
+    if (callable(member) and not name.startswith("_")) or name in ("__aenter__", "__aexit__")
 }  # fmt: skip
 
 

@@ -156,13 +156,21 @@ def schedule_run(db: str) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, text=True)  # fmt: skip
 
 
-def test_cron_runners_started_together_run_it_once(mapped, monkeypatch) -> None:
-    """Three real `msp-tui schedule run --due` processes at once (three hosts' cron lines)."""
+@pytest.fixture
+def due_for_a_second_process(mapped, monkeypatch):
+    """The mapped demo with a due schedule, its keys in the file secret store where another
+    process (cron's, serve) finds them."""
     demo, ctx = mapped
     share_psa_keys(ctx)
     share_secrets(ctx, "spamtitan", ("api_key",))
     monkeypatch.setenv("MSP_TUI_SECRETS", "file")
     save_schedule(due_schedule())
+    return demo
+
+
+def test_cron_runners_started_together_run_it_once(due_for_a_second_process) -> None:
+    """Three real `msp-tui schedule run --due` processes at once (three hosts' cron lines)."""
+    demo = due_for_a_second_process
     before = psa_runs()
     runners = [schedule_run(str(demo.store)) for _ in range(3)]
     answers = []
@@ -174,12 +182,8 @@ def test_cron_runners_started_together_run_it_once(mapped, monkeypatch) -> None:
     assert psa_runs() == before + 1 and last_run().ok
 
 
-def test_serve_runs_a_due_schedule(mapped, monkeypatch) -> None:
-    demo, ctx = mapped
-    share_psa_keys(ctx)
-    share_secrets(ctx, "spamtitan", ("api_key",))
-    monkeypatch.setenv("MSP_TUI_SECRETS", "file")
-    save_schedule(due_schedule())
+def test_serve_runs_a_due_schedule(due_for_a_second_process) -> None:
+    demo = due_for_a_second_process
     served = start_serve(demo.store)
     try:
         deadline = time.monotonic() + 60
