@@ -161,7 +161,9 @@ def build_parser() -> Parser:
         ),
         epilog=(
             "Environment: MSP_TUI_DB (database path or URL, like --db),"
-            " MSP_TUI_SECRETS=keyring|file (where API keys are kept)."
+            " MSP_TUI_SECRETS=keyring|file (where API keys are kept),"
+            " MSP_TUI_SECRET_<SCOPE>_<NAME> (one credential, for services and second hosts;"
+            " 'msp-tui info' names each)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
