@@ -15,9 +15,10 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.records import VendorAccountRecord, VendorServiceRecord
@@ -34,6 +35,7 @@ from msp_tui.push.bodies import (
     last_wins,
     plain_text,
 )
+from msp_tui.push.bulk import json_reply, parsed, request_body
 from msp_tui.push.gate import RETRY_AFTER_S, StoreBusy, StoreGate
 from msp_tui.push.keys import BadToken, Caller, authenticate
 from msp_tui.push.limits import (
@@ -60,6 +62,10 @@ class ApiError(Exception):
 
 
 # --- the app -----------------------------------------------------------------------------------
+
+
+ACCOUNTS = TypeAdapter(list[AccountBody])
+SERVICES = TypeAdapter(list[ServiceBody])
 
 
 def vendor_object(integration: Integration) -> dict[str, Any]:
@@ -218,14 +224,20 @@ def create_app(rate_limit: float | None = DEFAULT_RATE_LIMIT) -> FastAPI:
 
         return await gate.read(listed)
 
-    @app.post(PREFIX + "/organization/accounts", status_code=201, summary="Upsert accounts by id")
-    async def post_accounts(body: list[AccountBody], c: Auth) -> list[dict[str, Any]]:
-        items = [VendorAccountRecord(str(a.id), a.name, a.description) for a in last_wins(body)]
+    @app.post(
+        PREFIX + "/organization/accounts", status_code=201, summary="Upsert accounts by id",
+        response_model=list[dict[str, Any]], openapi_extra=request_body(ACCOUNTS),
+    )  # fmt: skip
+    async def post_accounts(request: Request, c: Auth) -> Response:
+        def records(body: list[AccountBody]) -> list[VendorAccountRecord]:
+            return [VendorAccountRecord(str(a.id), a.name, a.description) for a in last_wins(body)]
+
+        items = await parsed(request, ACCOUNTS, records)
         for start in range(0, len(items), BATCH_ROWS):
             await gate.write(inbox.upsert_accounts, c.integration,
                              items[start : start + BATCH_ROWS])  # fmt: skip
-        return [{"id": a.external_id, "name": a.name, "description": a.description}
-                for a in items]  # fmt: skip
+        return await json_reply([{"id": a.external_id, "name": a.name,
+                                  "description": a.description} for a in items], 201)  # fmt: skip
 
     @app.patch(PREFIX + "/organization/accounts/{account_id}", summary="Change an account")
     async def patch_account(account_id: str, body: AccountPatch, c: Auth) -> dict[str, Any]:
@@ -235,9 +247,13 @@ def create_app(rate_limit: float | None = DEFAULT_RATE_LIMIT) -> FastAPI:
             await gate.write(inbox.update_account, c.integration, account_id, changes)
         )
 
-    @app.post(PREFIX + "/organization/services", status_code=201, summary="Upsert services by id")
-    async def post_services(body: list[ServiceBody], c: Auth) -> list[dict[str, Any]]:
-        items = [VendorServiceRecord(str(s.id), s.name, s.description) for s in last_wins(body)]
+    @app.post(PREFIX + "/organization/services", status_code=201, summary="Upsert services by id",
+              openapi_extra=request_body(SERVICES))  # fmt: skip
+    async def post_services(request: Request, c: Auth) -> list[dict[str, Any]]:
+        def records(body: list[ServiceBody]) -> list[VendorServiceRecord]:
+            return [VendorServiceRecord(str(s.id), s.name, s.description) for s in last_wins(body)]
+
+        items = await parsed(request, SERVICES, records)
         for start in range(0, len(items), BATCH_ROWS):
             await gate.write(inbox.upsert_services, c.integration,
                              items[start : start + BATCH_ROWS])  # fmt: skip
