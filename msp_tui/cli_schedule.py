@@ -161,6 +161,8 @@ def cmd_schedule_run(ctx: Context, args: argparse.Namespace) -> int:
         print(json.dumps({"ran": True, "outcomes": [o.as_json() for o in outcomes]}, indent=2))
     else:
         for o in outcomes:
-            say(f"{o.source}: ok in {o.seconds:.1f} s" if o.ok
-                else f"{o.source}: failed: {o.error}")  # fmt: skip
+            if o.ok:
+                say(f"{o.source}: ok in {o.seconds:.1f} s")
+            else:  # as `msp-tui sync` says it: on stderr, for cron's mail
+                say(f"msp-tui: scheduled sync of {o.source} failed: {o.error}", file=sys.stderr)
     return 1 if any(not o.ok for o in outcomes) else 0

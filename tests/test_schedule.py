@@ -148,6 +148,10 @@ def test_a_failed_scheduled_sync_is_recorded_and_shown(mapped, capsys) -> None:
     assert last.ok is False and last.detail.startswith("spamtitan: ")
     assert main(["--db", str(demo.store), "schedule", "show"]) == 0
     assert ", failed: spamtitan: " in capsys.readouterr().out
+    assert main(["--db", str(demo.store), "schedule", "run"]) == 1  # now, due or not
+    printed = capsys.readouterr()
+    assert "psa:connectwise: ok in" in printed.out
+    assert "msp-tui: scheduled sync of spamtitan failed: " in printed.err
 
 
 def schedule_run(db: str) -> subprocess.Popen:
