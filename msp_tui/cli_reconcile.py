@@ -110,8 +110,9 @@ def _decision_cell(line) -> str | None:
 def cmd_reconcile_list(ctx: Context, args: argparse.Namespace) -> int:
     from msp_tui.exports import json_default, reconciliation_rows
 
-    lines = {(line.company_external_id, line.product_identifier): line for line in _lines()}
-    rows = reconciliation_rows(with_sources=args.json)
+    found = _lines()  # read once: the rows and their decisions come from the same lines
+    lines = {(line.company_external_id, line.product_identifier): line for line in found}
+    rows = reconciliation_rows(with_sources=args.json, lines=found)
     if args.status:
         rows = [r for r in rows if r["status"] in args.status]
     for row in rows:
@@ -197,8 +198,7 @@ def cmd_reconcile_decide(ctx: Context, args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if action != "dismiss":
         options["effective_date"] = args.effective
-        if line.status != "unmapped":
-            options["agreement"] = _agreement(line, args.agreement)
+        options["agreement"] = _agreement(line, args.agreement)
     if action == "adjust":
         options["quantity"] = args.quantity
     try:

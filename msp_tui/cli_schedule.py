@@ -79,8 +79,9 @@ def schedule_facts() -> dict:
                    "last_run": asdict(last) if last else None}  # fmt: skip
     if schedule is not None:
         facts["schedule"] = {**asdict(schedule), "describe": schedule.describe()}
-        facts["next_run"] = next_run(schedule, last).isoformat() + "Z"
-        facts["overdue"] = overdue(schedule, last)
+        next_at = next_run(schedule, last)
+        facts["next_run"] = next_at.isoformat() + "Z"
+        facts["overdue"] = overdue(next_at)
     return facts
 
 

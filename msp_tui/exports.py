@@ -62,12 +62,14 @@ def money(value: Decimal) -> Decimal:
 # --- reconciliation ----------------------------------------------------------------------------
 
 
-def reconciliation_rows(with_sources: bool = False) -> list[dict[str, Any]]:
-    """One row per reconciliation line, by company name then product."""
+def reconciliation_rows(with_sources: bool = False, lines: list | None = None
+                        ) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per reconciliation line (of `lines`, read when not given), by company name then
+    product."""
     from msp_tui.reconcile import reconciliation_lines
 
     lines = sorted(
-        reconciliation_lines(),
+        reconciliation_lines() if lines is None else lines,
         key=lambda line: (line.company_name.casefold(), line.product_identifier, line.status),
     )
     rows = []

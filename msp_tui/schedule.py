@@ -75,7 +75,7 @@ class Schedule:
         """A checked schedule from what an operator typed; ScheduleError says what is wrong."""
         if every not in FREQUENCIES:
             raise ScheduleError(f"every is one of {', '.join(FREQUENCIES)}, not {every!r}")
-        parse_time(at)
+        at_time = parse_time(at)
         zone = timezone or local_zone()
         if _zone_or_none(zone) is None:
             raise ScheduleError(f"unknown time zone {zone!r} (an IANA name: Europe/London,"
@@ -90,7 +90,7 @@ class Schedule:
         if every == "monthly" and (day is None or not 1 <= day <= 31):
             raise ScheduleError("a monthly sync needs its day of the month, 1 to 31 (31: the"
                                 " last day of every month)")  # fmt: skip
-        return cls(every, parse_time(at).strftime("%H:%M"), zone, weekday_n,
+        return cls(every, at_time.strftime("%H:%M"), zone, weekday_n,
                    day if every == "monthly" else None, set_by,
                    utcnow().replace(microsecond=0).isoformat())  # fmt: skip
 
@@ -163,8 +163,9 @@ def _write(key: str, value: dict | None) -> None:
         if value is None:
             AppSetting.delete().where(AppSetting.key == key).execute()
             return
-        AppSetting.insert(key=key, value=json.dumps(value)).on_conflict(
-            conflict_target=[AppSetting.key], update={AppSetting.value: json.dumps(value)}
+        text = json.dumps(value)
+        AppSetting.insert(key=key, value=text).on_conflict(
+            conflict_target=[AppSetting.key], update={AppSetting.value: text}
         ).execute()
 
 
@@ -191,9 +192,10 @@ def next_run(schedule: Schedule, last: LastRun | None) -> datetime:
     return schedule.next_after(since)
 
 
-def overdue(schedule: Schedule, last: LastRun | None, now: datetime | None = None) -> bool:
-    """Due long enough ago that no runner (serve, cron) can be running it."""
-    return next_run(schedule, last) + OVERDUE_AFTER < (now or utcnow())
+def overdue(next_at: datetime, now: datetime | None = None) -> bool:
+    """A next run (`next_run`) due long enough ago that no runner (serve, cron) can be running
+    it."""
+    return next_at + OVERDUE_AFTER < (now or utcnow())
 
 
 async def run_if_due(secrets, now: datetime | None = None, force: bool = False):

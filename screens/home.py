@@ -24,7 +24,7 @@ from msp_tui.overview import (
 from msp_tui.reconcile import ReviewSummary, review_summary
 from msp_tui.writeback import current_period
 from screens.indicator import AppHeader
-from screens.shown import shown
+from screens.shown import sentence, shown
 
 EMPTY_STATE = """\
 [b]No integrations yet.[/b]
@@ -120,16 +120,14 @@ def schedule_card() -> CardData:
     if schedule is None:
         return CardData("schedule", "schedule", "Scheduled sync",
                         ("Off · enter sets a daily, weekly or monthly sync",), "none")  # fmt: skip
-    zone = schedule.timezone
-    described = schedule.describe()
-    lines = [f"{described[:1].upper()}{described[1:]} · next"
-             f" {local_text(next_run(schedule, last), zone)}"]  # fmt: skip
+    zone, next_at = schedule.timezone, next_run(schedule, last)
+    lines = [f"{sentence(schedule.describe())} · next {local_text(next_at, zone)}"]
     status = "ok"
     if last is not None:
         ended = {None: "running", True: "ok", False: "failed"}[last.ok]
         lines.append(f"Last {local_text(last.started_at, zone)} · {ended}: {last.detail}")
         status = "error" if last.ok is False else status
-    if overdue(schedule, last):
+    if overdue(next_at):
         lines.append("Overdue: is 'msp-tui serve' or the cron line running? (see the README)")
         status = "error"
     return CardData("schedule", "schedule", "Scheduled sync", tuple(lines), status)

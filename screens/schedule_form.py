@@ -24,7 +24,7 @@ from msp_tui.schedule import (
 )
 from screens.fields import field_row, mark_focused
 from screens.indicator import AppHeader
-from screens.shown import shown
+from screens.shown import sentence, shown
 
 CHOICES = ("off", "daily", "weekly", "monthly")
 DAY_HINTS = {
@@ -35,12 +35,6 @@ RUNNER_HINT = (
     "'msp-tui serve' runs the schedule; without it, a cron line runs"
     " 'msp-tui schedule run --due' every 5 minutes (see the README)."
 )
-
-
-def sentence(text: object) -> str:
-    """A CLI-style message ('a weekly sync needs…') as the form says it ('A weekly sync…')."""
-    text = str(text)
-    return text[:1].upper() + text[1:]
 
 
 def schedule_from(every: str, at: str, day: str, zone: str, operator: str) -> Schedule | None:

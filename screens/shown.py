@@ -18,3 +18,9 @@ def shown(text: object, *, lines: bool = False) -> str:
 
 def plain(text: object, *, lines: bool = False) -> str:
     return printable(text, lines=lines)
+
+
+def sentence(text: object) -> str:
+    """A CLI-style message ('a weekly sync needs…') as a screen says it ('A weekly sync…')."""
+    text = str(text)
+    return text[:1].upper() + text[1:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def isolated_home(
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("MSP_TUI_SECRETS", "memory")
     if ON_POSTGRES:  # the default store, for commands given no --db
-        monkeypatch.setenv("MSP_TUI_DB", request.getfixturevalue("pg_default_store"))
+        monkeypatch.setenv("MSP_TUI_DB", request.getfixturevalue("new_pg_database")())
     else:
         monkeypatch.delenv("MSP_TUI_DB", raising=False)
     return home
@@ -56,7 +56,7 @@ def db_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
 @pytest.fixture
 def demo_db(request: pytest.FixtureRequest) -> str | None:
     """The store for a demo world: None (a throwaway SQLite file) or a fresh database URL."""
-    return request.getfixturevalue("pg_store_2") if ON_POSTGRES else None
+    return request.getfixturevalue("new_pg_database")() if ON_POSTGRES else None
 
 
 @pytest.fixture
@@ -106,27 +106,24 @@ def postgres_server() -> Iterator[str]:
         cluster.stop()
 
 
-def _database(server: str) -> Iterator[str]:
+@pytest.fixture
+def new_pg_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """Makes empty PostgreSQL databases of this test's own (its store, a demo's, the default
+    one of commands given no --db); each is dropped after the test."""
     from postgres import drop_database, new_database
 
-    url = new_database(server)
-    yield url
-    drop_database(url)
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(new_database(postgres_server))
+        return made[-1]
+
+    yield make
+    for url in made:
+        drop_database(url)
 
 
 @pytest.fixture
-def pg_store(postgres_server: str) -> Iterator[str]:
+def pg_store(new_pg_database: Callable[[], str]) -> str:
     """The URL of an empty PostgreSQL database of this test's own, dropped after it."""
-    yield from _database(postgres_server)
-
-
-@pytest.fixture
-def pg_store_2(postgres_server: str) -> Iterator[str]:
-    """A second one, for a test that has two stores (its own and a demo's)."""
-    yield from _database(postgres_server)
-
-
-@pytest.fixture
-def pg_default_store(postgres_server: str) -> Iterator[str]:
-    """A third one: the store of commands given no --db (MSP_TUI_DB), in the PostgreSQL pass."""
-    yield from _database(postgres_server)
+    return new_pg_database()

@@ -8,16 +8,16 @@ import dataclasses
 import json
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 
 import pytest
 from pilot_tools import wait_until
-from processes import share_psa_keys, share_secrets
+from processes import share_psa_keys, share_secrets, wait_while_running
 
 from msp_tui.app import MspTuiApp
 from msp_tui.cli import main
 from msp_tui.schedule import (
+    LastRun,
     Schedule,
     ScheduleError,
     current_schedule,
@@ -126,14 +126,14 @@ def test_a_due_schedule_runs_once_and_then_waits_for_its_next_time(mapped) -> No
     assert asyncio.run(run_if_due(ctx.secrets)) is None  # no schedule: nothing runs
     schedule = due_schedule()
     save_schedule(schedule)
-    assert overdue(schedule, last_run())
+    assert overdue(next_run(schedule, last_run()))
     before = psa_runs()
     outcomes = asyncio.run(run_if_due(ctx.secrets))
     assert [o.source for o in outcomes] == ["psa:connectwise", "spamtitan"]
     assert all(o.ok for o in outcomes) and psa_runs() == before + 1
     last = last_run()
     assert last.ok and last.detail == "2 sources synced" and last.finished_at
-    assert next_run(schedule, last) > utcnow() and not overdue(schedule, last)
+    assert next_run(schedule, last) > utcnow() and not overdue(next_run(schedule, last))
     assert asyncio.run(run_if_due(ctx.secrets)) is None  # not due again until tomorrow
     assert psa_runs() == before + 1
 
@@ -190,11 +190,9 @@ def test_serve_runs_a_due_schedule(due_for_a_second_process) -> None:
     demo = due_for_a_second_process
     served = start_serve(demo.store)
     try:
-        deadline = time.monotonic() + 60
-        while (last_run() is None or last_run().ok is None) and time.monotonic() < deadline:
-            assert served.process.poll() is None, "".join(served.output)
-            time.sleep(0.1)
-        assert last_run() is not None and last_run().ok, "".join(served.output)
+        wait_while_running(served.process, lambda: (last_run() or LastRun("")).ok is not None,
+                           timeout=60)  # fmt: skip
+        assert last_run().ok, "".join(served.output)
     finally:
         stop_serve(served)
 

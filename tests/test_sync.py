@@ -113,7 +113,7 @@ def configured(
     return ctx
 
 
-def dump(_store: object = None) -> list[tuple[str, list[dict]]]:
+def dump() -> list[tuple[str, list[dict]]]:
     """Every row of every table but the run log, which records failures on purpose, read
     through the open store (SQLite or PostgreSQL alike)."""
     return [
@@ -190,14 +190,14 @@ async def test_a_fault_fails_the_sync_and_leaves_the_data_as_it_was(
     integration = Integration.get(Integration.name == "spamtitan")
     first = await sync_pull(integration, configured.secrets, mode="full")
     assert first.ok
-    before = dump(db_path)
+    before = dump()
     for key, value in fault.items():
         setattr(spamtitan.faults, key, value)
     options = {**FAST_RETRY, "timeout": 0.5}
     outcome = await sync_pull(integration, configured.secrets, mode="full", adapter_options=options)
     assert not outcome.ok
     assert expected in outcome.error
-    assert dump(db_path) == before
+    assert dump() == before
     spamtitan.faults.release_hangs()
 
 
@@ -217,11 +217,11 @@ async def test_psa_fault_leaves_the_psa_data_as_it_was(
 ) -> None:
     connection = PsaConnection.get()
     assert (await sync_psa(connection, configured.secrets, mode="full")).ok
-    before = dump(db_path)
+    before = dump()
     connectwise.faults.malformed_json = 1
     outcome = await sync_psa(connection, configured.secrets, mode="full")
     assert not outcome.ok and "not valid JSON" in outcome.error
-    assert dump(db_path) == before
+    assert dump() == before
 
 
 async def test_concurrency_is_bounded(configured: Context, spamtitan: Sim) -> None:
@@ -393,7 +393,7 @@ def test_a_store_error_during_sync_is_recorded_and_keeps_the_data(
 
     integration = Integration.get(Integration.name == "spamtitan")
     assert asyncio.run(sync_pull(integration, configured.secrets, mode="full")).ok
-    before = dump(db_path)
+    before = dump()
 
     def disk_full(*args, **kwargs):
         raise OperationalError("database or disk is full")
@@ -403,7 +403,7 @@ def test_a_store_error_during_sync_is_recorded_and_keeps_the_data(
     assert not outcome.ok and "the store could not be written" in outcome.error
     run = SyncRun.select().order_by(SyncRun.id.desc()).first()
     assert run.status == "failed" and "disk is full" in run.error
-    assert dump(db_path) == before
+    assert dump() == before
 
 
 def test_a_killed_sync_is_shown_interrupted(
