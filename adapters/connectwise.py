@@ -248,18 +248,21 @@ class ConnectWiseAdapter:
             agreement_status=r.get("agreementStatus"),
         )
 
-    async def additions(self, agreement_id: int) -> list[PsaAdditionRecord]:
+    async def lines(
+        self, agreement_id: int, as_of: date | None = None
+    ) -> list[PsaAdditionRecord]:
+        """An addition holds one quantity whatever the date: `as_of` changes nothing here."""
         rows = await self._all(f"finance/agreements/{agreement_id}/additions")
         return [self._addition(agreement_id, r) for r in rows]
 
-    async def additions_for(
+    async def lines_for(
         self, agreement_ids: list[int], progress: Callable[[int, int], None] | None = None
     ) -> list[PsaAdditionRecord]:
         done = 0
 
         async def one(agreement_id: int) -> list[PsaAdditionRecord]:
             nonlocal done
-            found = await self.additions(agreement_id)
+            found = await self.lines(agreement_id)
             done += 1
             if progress:
                 progress(done, len(agreement_ids))
@@ -272,41 +275,46 @@ class ConnectWiseAdapter:
             raise failures.exceptions[0] from None
         return [a for task in tasks for a in task.result()]
 
-    async def addition(self, agreement_id: int, addition_id: int) -> PsaAdditionRecord:
-        body = await self.http.get_json(
-            f"finance/agreements/{agreement_id}/additions/{addition_id}"
-        )
+    async def line(
+        self, agreement_id: int, line_id: int, as_of: date | None = None
+    ) -> PsaAdditionRecord:
+        body = await self.http.get_json(f"finance/agreements/{agreement_id}/additions/{line_id}")
         return self._addition(agreement_id, body)
 
-    async def set_addition_quantity(
-        self, agreement_id: int, addition_id: int, quantity: float
-    ) -> PsaAdditionRecord:
+    async def set_line_quantity(
+        self,
+        agreement_id: int,
+        line_id: int,
+        quantity: float,
+        *,
+        current: float,
+        effective_date: date | None = None,
+    ) -> None:
+        """PATCH the addition's quantity (a total: `current` and the date are not needed)."""
         # "replace" with a value is idempotent, so a retry after a lost reply is safe.
-        response = await self.http.request(
+        await self.http.request(
             "PATCH",
-            f"finance/agreements/{agreement_id}/additions/{addition_id}",
+            f"finance/agreements/{agreement_id}/additions/{line_id}",
             json_body=[{"op": "replace", "path": "quantity", "value": quantity}],
             idempotent=True,
         )
-        return self._addition(agreement_id, self.http.json_of(response))
 
-    async def add_addition(
+    async def add_line(
         self,
         agreement_id: int,
         product_id: int,
         quantity: float,
         unit_price: float | None = None,
         effective_date: date | None = None,
-    ) -> PsaAdditionRecord:
+    ) -> None:
         body: dict[str, Any] = {"product": {"id": product_id}, "quantity": quantity}
         if unit_price is not None:
             body["unitPrice"] = unit_price
         if effective_date is not None:
             body["effectiveDate"] = f"{effective_date.isoformat()}T00:00:00Z"
-        response = await self.http.request(
+        await self.http.request(
             "POST", f"finance/agreements/{agreement_id}/additions", json_body=body
         )
-        return self._addition(agreement_id, self.http.json_of(response))
 
     async def boards(self) -> list[Board]:
         rows = await self._all("service/boards", fields="id,name,inactiveFlag")

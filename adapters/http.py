@@ -79,6 +79,9 @@ def vendor_message(response: httpx.Response) -> str:
                 ]
                 extra = "; ".join(d for d in details if d)
                 return f"{value} ({extra})" if extra else value
+        said = [e for e in body.get("errors") or [] if isinstance(e, str) and e]
+        if said:  # Autotask: {"errors": ["..."]}
+            return "; ".join(said)[:500]
     return response.reason_phrase
 
 

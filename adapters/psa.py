@@ -5,9 +5,11 @@ records in `adapters.records`; each PSA adapter (ConnectWise Manage now; Autotas
 next) implements it in its own API's terms. The core's words are neutral (an agreement and its
 lines, a board); `PsaWords` gives each PSA's own, for what the operator reads.
 
-The write path is the same for every PSA: re-read the line (`line`), compare with what the
-operator saw, then `set_line_quantity` or `add_line`. An adapter whose PSA writes changes, not
-totals (Autotask's adjustments), turns the target quantity into its change there.
+The write path is the same for every PSA: re-read the line (`line`, as of the date the change
+takes effect), compare with what the operator saw, then `set_line_quantity` or `add_line`. An
+adapter whose PSA writes changes, not totals (Autotask's adjustments), turns the target quantity
+into its change there, from the quantity just re-read (`current`). A PSA that bills whole units
+says so (`whole_units`), and the core rounds vendor counts before they reach it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class PsaWords:
     line: str  # "addition" | "contract service" | "invoice line"
     product_id: str  # what identifies a product: "Product ID" | "service name" | "item name"
     board: str  # where tickets go: "board" | "queue" | "team"
+    whole_units: bool = False  # quantities are whole numbers (Autotask's units)
 
 
 @runtime_checkable
@@ -60,32 +63,47 @@ class PsaAdapter(Protocol):
 
     async def agreements(self) -> list[PsaAgreementRecord]: ...
 
-    async def additions_for(
+    async def lines_for(
         self, agreement_ids: list[int], progress: Callable[[int, int], None] | None = None
     ) -> list[PsaAdditionRecord]:
         """The lines of many agreements, read within the PSA's limits."""
         ...
 
-    async def additions(self, agreement_id: int) -> list[PsaAdditionRecord]: ...
+    async def lines(
+        self, agreement_id: int, as_of: date | None = None
+    ) -> list[PsaAdditionRecord]:
+        """The lines of one agreement, with their quantity on `as_of` (today by default)."""
+        ...
 
-    async def addition(self, agreement_id: int, addition_id: int) -> PsaAdditionRecord:
-        """One line as the PSA holds it now: the re-read before every write."""
+    async def line(
+        self, agreement_id: int, line_id: int, as_of: date | None = None
+    ) -> PsaAdditionRecord:
+        """One line as the PSA holds it now (or on `as_of`): the re-read before every write."""
         ...
 
     # --- writing: once, after the re-read ----------------------------------------------------
 
-    async def set_addition_quantity(
-        self, agreement_id: int, addition_id: int, quantity: float
-    ) -> PsaAdditionRecord: ...
+    async def set_line_quantity(
+        self,
+        agreement_id: int,
+        line_id: int,
+        quantity: float,
+        *,
+        current: float,
+        effective_date: date | None = None,
+    ) -> None:
+        """Make the line hold `quantity` from `effective_date`; `current` is what the re-read
+        found (a PSA that writes changes writes `quantity - current`)."""
+        ...
 
-    async def add_addition(
+    async def add_line(
         self,
         agreement_id: int,
         product_id: int,
         quantity: float,
         unit_price: float | None = None,
         effective_date: date | None = None,
-    ) -> PsaAdditionRecord: ...
+    ) -> None: ...
 
     # --- alerts: tickets -----------------------------------------------------------------------
 

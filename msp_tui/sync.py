@@ -154,7 +154,7 @@ async def sync_psa(
             progress(SyncEvent(source, "agreements"))
             agreements = await adapter.agreements()
             progress(SyncEvent(source, "additions", 0, len(agreements)))
-            additions = await adapter.additions_for(
+            additions = await adapter.lines_for(
                 [a.external_id for a in agreements],
                 lambda done, total: progress(SyncEvent(source, "additions", done, total)),
             )

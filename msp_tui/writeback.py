@@ -145,7 +145,8 @@ async def _push_one(adapter, decision: Decision, operator: str) -> PushResult:
         if decision.agreement_line_id is not None:
             line = PsaAgreementLine.get_by_id(decision.agreement_line_id)
             agreement = PsaAgreement.get_by_id(line.agreement_id)
-            current = await adapter.addition(agreement.external_id, line.external_id)
+            current = await adapter.line(agreement.external_id, line.external_id,
+                                         as_of=decision.effective_date)  # fmt: skip
             now = Decimal(str(current.quantity))
             if now == target:
                 state, message = "pushed", f"already {target} in the PSA"
@@ -154,14 +155,17 @@ async def _push_one(adapter, decision: Decision, operator: str) -> PushResult:
                                f"the PSA now says {now}, not the {decision.psa_quantity_seen}"
                                f" shown; nothing was written", conflict=now)  # fmt: skip
             else:
-                await adapter.set_addition_quantity(agreement.external_id, line.external_id,
-                                                    float(target))  # fmt: skip
+                await adapter.set_line_quantity(
+                    agreement.external_id, line.external_id, float(target),
+                    current=current.quantity, effective_date=decision.effective_date,
+                )  # fmt: skip
                 state, message = "pushed", f"{now} -> {target}"
             _store_quantity(line, target)
         else:
             agreement = PsaAgreement.get_by_id(decision.agreement_id)
             product = PsaProduct.get_by_id(decision.psa_product_id)
-            existing = [a for a in await adapter.additions(agreement.external_id)
+            existing = [a for a in await adapter.lines(agreement.external_id,
+                                                       as_of=decision.effective_date)
                         if a.product_id == product.external_id]  # fmt: skip
             if any(Decimal(str(a.quantity)) == target for a in existing):
                 state, message = "pushed", "the line was already added"
@@ -170,7 +174,7 @@ async def _push_one(adapter, decision: Decision, operator: str) -> PushResult:
                                "the agreement already has a line for this product; nothing was"
                                " written", conflict=Decimal(str(existing[0].quantity)))  # fmt: skip
             else:
-                await adapter.add_addition(
+                await adapter.add_line(
                     agreement.external_id, product.external_id, float(target),
                     effective_date=decision.effective_date,
                 )  # fmt: skip

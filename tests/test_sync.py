@@ -306,17 +306,17 @@ async def test_connectwise_writes_and_boards(connectwise: Sim) -> None:
             for a in world.agreements.values()
             if a.status == "Active" and world.agreement_additions(a.id)
         )
-        [first, *_] = await cw.additions(agreement.id)
-        changed = await cw.set_addition_quantity(agreement.id, first.external_id, 42)
-        assert changed.quantity == 42
-        assert (await cw.addition(agreement.id, first.external_id)).quantity == 42
+        [first, *_] = await cw.lines(agreement.id)
+        await cw.set_line_quantity(agreement.id, first.external_id, 42, current=first.quantity)
+        assert (await cw.line(agreement.id, first.external_id)).quantity == 42
         patch = [p for m, p in connectwise.faults.log if m == "PATCH"]
         assert patch == [
             f"/v4_6_release/apis/3.0/finance/agreements/{agreement.id}/additions/{first.external_id}"
         ]
         product = world.product("ST-TOTAL-LIC")
-        added = await cw.add_addition(agreement.id, product.id, 7, 3.5)
-        assert (added.product_identifier, added.quantity) == ("ST-TOTAL-LIC", 7)
+        await cw.add_line(agreement.id, product.id, 7, 3.5)
+        added = [a for a in await cw.lines(agreement.id) if a.product_id == product.id]
+        assert [(a.product_identifier, a.quantity) for a in added][-1] == ("ST-TOTAL-LIC", 7)
         company = next(iter(world.companies.values()))
         ticket_id = await cw.create_ticket(
             summary="Quarantine full", board_id=boards[0].external_id, company_id=company.id,
