@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from adapters.errors import redact
 from msp_tui import __version__, commands
+from msp_tui.cli_psa import add_psa_command
 from msp_tui.cli_reconcile import add_reconcile_command
 from msp_tui.cli_schedule import add_schedule_command
 from msp_tui.context import Context, open_context
@@ -229,49 +230,7 @@ def build_parser() -> Parser:
     )
     match.set_defaults(handler=cmd_match, needs_store=False)
 
-    psa = add_command(
-        "psa", "connect the PSA (ConnectWise Manage)", "Connect the PSA msp-tui bills against."
-    )
-    psa_kinds = psa.add_subparsers(dest="psa_kind", metavar="KIND", required=True)
-    cw = psa_kinds.add_parser(
-        "set", help="set the ConnectWise Manage connection", parents=[common],
-        description="Save the ConnectWise Manage connection after checking it with a real"
-        " call (/system/info). The keys are read from the environment variables named by"
-        " --public-key-env and --private-key-env, or from hidden prompts; they are kept in the"
-        " secret store.",
-    )  # fmt: skip
-    cw.add_argument("psa_vendor", choices=["connectwise"], metavar="connectwise")
-    cw.add_argument(
-        "--site",
-        required=True,
-        metavar="URL",
-        help="https://HOST (http://127.0.0.1:PORT for a local simulator)",
-    )
-    cw.add_argument("--company", required=True, metavar="ID", help="the ConnectWise company id")
-    public = cw.add_mutually_exclusive_group()
-    public.add_argument(
-        "--public-key", metavar="K",
-        help="the API member's public key (on the command line `ps` shows it: prefer"
-        " --public-key-env, or leave both out to be asked)",
-    )  # fmt: skip
-    public.add_argument(
-        "--public-key-env", metavar="VAR",
-        help="environment variable holding the public key (else --public-key, else a prompt)",
-    )  # fmt: skip
-    cw.add_argument("--client-id", required=True, metavar="ID", help="your integration's clientId")
-    cw.add_argument(
-        "--private-key-env",
-        metavar="VAR",
-        help="environment variable holding the private key (else a hidden prompt)",
-    )
-    cw.add_argument(
-        "--codebase",
-        help="the API codebase, e.g. v2025_1 (default: asked of the site's company info;"
-        " v4_6_release with --no-check)",
-    )
-    cw.add_argument("--name", default="connectwise", help=argparse.SUPPRESS)
-    cw.add_argument("--no-check", action="store_true", help="save without calling ConnectWise")
-    cw.set_defaults(handler=commands.cmd_psa_set)
+    add_psa_command(add_command, common)
 
     integrations = add_command(
         "integrations", "add and list vendor integrations", "Add and list vendor integrations."

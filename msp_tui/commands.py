@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Any
 
-from adapters.connectwise import DEFAULT_CODEBASE, ConnectWiseCredentials
 from adapters.errors import AdapterError, Secret, redact
 from adapters.spamtitan import normalise_base_url
 from msp_tui import connect
@@ -101,41 +100,6 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
     return number
-
-
-def cmd_psa_set(ctx: Context, args: argparse.Namespace) -> int:
-    from msp_tui.psa_setup import (
-        ConnectWiseSettings,
-        PsaSetupError,
-        check_connectwise,
-        save_connectwise,
-    )
-
-    settings = ConnectWiseSettings(args.site, args.company, args.client_id, args.codebase)
-    try:
-        site = settings.site_checked()
-    except PsaSetupError as exc:
-        raise UsageError(f"--site {args.site!r}: {exc}") from None
-    if args.public_key:
-        public_key = Secret(args.public_key)
-    else:
-        public_key = read_secret(args.public_key_env, "ConnectWise public key")
-    private_key = read_secret(args.private_key_env, "ConnectWise private key")
-    if args.no_check:
-        codebase = args.codebase or DEFAULT_CODEBASE
-        credentials = ConnectWiseCredentials(
-            site, args.company, public_key, private_key, args.client_id, codebase
-        )
-    else:
-        try:
-            credentials = asyncio.run(check_connectwise(settings, public_key, private_key))
-        except PsaSetupError as exc:
-            raise CommandError(f"not saved: {exc}") from None
-    notice_secrets(ctx)
-    save_connectwise(ctx.secrets, credentials, checked=not args.no_check, name=args.name)
-    checked = "" if args.no_check else f" (credentials checked, API {credentials.codebase})"
-    say(f"ConnectWise connection '{args.name}' saved{checked}; next: msp-tui sync --all")
-    return 0
 
 
 def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> int:

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.autotask import AutotaskAdapter, AutotaskCredentials, find_zone, zone_url
 from adapters.connectwise import (
     ConnectWiseAdapter,
     ConnectWiseCredentials,
     find_codebase,
     site_url,
 )
-from adapters.errors import AdapterError, AuthenticationError, NotFound, Secret
+from adapters.errors import (
+    AdapterError,
+    AuthenticationError,
+    ConnectionFailed,
+    NotFound,
+    PermissionDenied,
+    Secret,
+)
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import psa_secret_scope
 from msp_tui.store.db import writing
@@ -32,7 +40,8 @@ class PsaKind:
 PSA_KINDS = (
     PsaKind("connectwise", "ConnectWise Manage", True,
             "API member keys (System > Members > API Members) and a clientId"),
-    PsaKind("autotask", "Autotask", False, "coming next: API user, secret and integration code"),
+    PsaKind("autotask", "Autotask", True,
+            "an API-only user (user name and secret) and its API tracking identifier"),
     PsaKind("halopsa", "HaloPSA", False, "coming next: OAuth client id and secret"),
 )  # fmt: skip
 
@@ -102,6 +111,7 @@ def save_connectwise(
         connection = PsaConnection.get_or_none(PsaConnection.name == name)
         if connection is None:
             connection = PsaConnection(name=name)
+        connection.kind = "connectwise"
         connection.site = credentials.site
         connection.company_identifier = credentials.company_id
         connection.client_id = credentials.client_id
@@ -119,3 +129,75 @@ def stored_keys(secrets: SecretStore, connection: PsaConnection) -> tuple[Secret
     scope = psa_secret_scope(connection)
     public, private = secrets.get(scope, "public_key"), secrets.get(scope, "private_key")
     return (Secret(public), Secret(private)) if public and private else None
+
+
+# --- Autotask --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AutotaskSettings:
+    """What the operator types, the secret apart. No zone: Autotask names it for the user."""
+
+    username: str
+    integration_code: str
+    zone: str | None = None  # the zone's REST base, for a proxy or a simulator
+
+    def zone_checked(self) -> str | None:
+        if not self.zone or not self.zone.strip():
+            return None
+        try:
+            return zone_url(self.zone)
+        except ValueError as exc:
+            raise PsaSetupError("Zone URL", str(exc)) from None
+
+    def missing(self) -> list[str]:
+        fields = (("API user", self.username), ("Integration code", self.integration_code))
+        return [field for field, value in fields if not value.strip()]
+
+
+async def check_autotask(
+    settings: AutotaskSettings, secret: Secret, **options
+) -> AutotaskCredentials:
+    """The zone lookup (unless a zone is given) and ThresholdInformation, which needs all three
+    headers. Returns credentials that work, with the zone found; raises PsaSetupError."""
+    username = settings.username.strip()
+    zone = settings.zone_checked()
+    if zone is None:
+        try:
+            zone = await find_zone(username, transport=options.get("transport"))
+        except NotFound as exc:
+            raise PsaSetupError("API user", str(exc)) from None
+        except AdapterError as exc:
+            raise PsaSetupError("Zone URL", f"the zone lookup failed: {exc}") from None
+    credentials = AutotaskCredentials(username, settings.integration_code.strip(), secret, zone)
+    try:
+        async with AutotaskAdapter(credentials, timeout=20.0, **options) as adapter:
+            await adapter.authenticate()
+    except (AuthenticationError, PermissionDenied) as exc:
+        raise PsaSetupError("API user, secret or integration code", str(exc)) from None
+    except (ConnectionFailed, NotFound) as exc:
+        raise PsaSetupError("Zone URL", str(exc)) from None
+    except AdapterError as exc:
+        raise PsaSetupError("API user, secret or integration code", str(exc)) from None
+    return credentials
+
+
+def save_autotask(
+    secrets: SecretStore, credentials: AutotaskCredentials, *, checked: bool,
+    name: str = "autotask",
+) -> PsaConnection:  # fmt: skip
+    """Settings to the store (the zone as `site`, the API user as `company_identifier`, the
+    integration code as `client_id`), the secret to the secret store."""
+    with writing():
+        connection = PsaConnection.get_or_none(PsaConnection.name == name)
+        if connection is None:
+            connection = PsaConnection(name=name)
+        connection.kind = "autotask"
+        connection.site = credentials.zone or ""
+        connection.company_identifier = credentials.username
+        connection.client_id = credentials.integration_code
+        connection.codebase = ""
+        connection.status = "active" if checked else "not_connected"
+        connection.save()
+    secrets.set(psa_secret_scope(connection), "secret", credentials.secret.reveal())
+    return connection

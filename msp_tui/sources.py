@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.autotask import AutotaskAdapter, AutotaskCredentials
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
 from adapters.psa import PsaAdapter
@@ -41,13 +42,19 @@ class Credential:
     fix: str
 
 
-PSA_FIX = "run: msp-tui psa set connectwise ... (or the PSA form in the app)"
+PSA_TITLES = {"connectwise": "ConnectWise Manage", "autotask": "Autotask"}
+PSA_SECRETS = {"connectwise": ("public_key", "private_key"), "autotask": ("secret",)}
+
+
+def psa_fix(connection: PsaConnection) -> str:
+    return f"run: msp-tui psa set {connection.kind} ... (or the PSA form in the app)"
 
 
 def credentials_needed() -> list[Credential]:
-    found = [Credential(f"ConnectWise Manage ({c.name})", psa_secret_scope(c), name, PSA_FIX)
+    found = [Credential(f"{PSA_TITLES.get(c.kind, c.kind)} ({c.name})", psa_secret_scope(c),
+                        name, psa_fix(c))
              for c in PsaConnection.select().order_by(PsaConnection.id)
-             for name in ("public_key", "private_key")]  # fmt: skip
+             for name in PSA_SECRETS.get(c.kind, ())]  # fmt: skip
     found += [Credential(f"SpamTitan ({i.name})", i.name, "api_key", _spamtitan_fix(i))
               for i in Integration.select().where(Integration.vendor == "spamtitan")
               .order_by(Integration.name)]  # fmt: skip
@@ -61,7 +68,19 @@ def _spamtitan_fix(integration: Integration) -> str:
 def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> PsaAdapter:
     """The adapter of the connection's PSA, behind the PSA contract."""
     scope = psa_secret_scope(connection)
-    fix = PSA_FIX
+    fix = psa_fix(connection)
+    if connection.kind == "autotask":
+        return AutotaskAdapter(
+            AutotaskCredentials(
+                username=connection.company_identifier,
+                integration_code=connection.client_id,
+                secret=_secret(secrets, scope, "secret", fix),
+                zone=connection.site or None,
+            ),
+            **options,
+        )
+    if connection.kind != "connectwise":
+        raise SourceError(f"msp-tui does not know the PSA {connection.kind!r}: upgrade msp-tui")
     credentials = ConnectWiseCredentials(
         site=connection.site,
         company_id=connection.company_identifier,

@@ -7,11 +7,12 @@ import inspect
 
 import pytest
 
+from adapters.autotask import AutotaskAdapter
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
 from adapters.psa import PsaAdapter, PsaWords
 
-ADAPTERS = [ConnectWiseAdapter]
+ADAPTERS = [ConnectWiseAdapter, AutotaskAdapter]
 CONTRACT = {
     name: member for name, member in vars(PsaAdapter).items()
     if (callable(member) and not name.startswith("_")) or name in ("__aenter__", "__aexit__")
