@@ -286,6 +286,15 @@ def build_parser() -> Parser:
     disconnect.add_argument("name", metavar="NAME")
     disconnect.add_argument("--yes", action="store_true", help="do not ask")
     disconnect.set_defaults(handler=commands.cmd_integrations_disconnect)
+    rounding = actions.add_parser(
+        "rounding", help="how a vendor's fractional counts become whole units", parents=[common],
+        description="A PSA that bills whole units (Autotask) gets whole vendor quantities: each"
+        " integration's count is rounded up (the default), down, or to the nearest unit."
+        " Reconciliation shows it on the line: \"12.4 -> 13, rounded up\".",
+    )  # fmt: skip
+    rounding.add_argument("name", metavar="NAME")
+    rounding.add_argument("policy", choices=["up", "down", "nearest"])
+    rounding.set_defaults(handler=commands.cmd_integrations_rounding)
     listing = actions.add_parser(
         "list",
         help="list integrations",

@@ -289,6 +289,17 @@ def _show_partner_key(name: str, key: str, base_url: str, as_json: bool, rotated
         say("The previous key stopped working just now.")
 
 
+def cmd_integrations_rounding(ctx: Context, args: argparse.Namespace) -> int:
+    integration = Integration.get_or_none(Integration.name == args.name)
+    if integration is None:
+        raise CommandError(f"no integration named {args.name!r}: see msp-tui integrations list")
+    with writing():
+        integration.config = {**integration.config, "rounding": args.policy}
+        integration.save()
+    say(f"{args.name}: counts are rounded {args.policy} where the PSA bills whole units")
+    return 0
+
+
 def cmd_integrations_add_mailprotector(ctx: Context, args: argparse.Namespace) -> int:
     name = args.name or "mailprotector"
     base_url = public_base_url(args.base_url)

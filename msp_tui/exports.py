@@ -84,6 +84,7 @@ def reconciliation_rows(with_sources: bool = False, lines: list | None = None
             "impact": money(line.impact),
         }
         if with_sources:
+            row["rounding"] = line.rounding_note
             row["sources"] = [
                 {
                     "integration": s.integration,

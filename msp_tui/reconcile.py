@@ -10,6 +10,10 @@ Statuses: `new_revenue` (vendor > 0, no PSA line), `reconcile` (they differ), `n
 with counts but no mapping, listed so that number can reach zero) and `stale` (the line is on a
 cancelled agreement). Impact = quantity change x unit price.
 
+A PSA that bills whole units (Autotask) gets whole vendor quantities: each integration's part of
+a line is rounded by that integration's policy (`rounding` in its config: up, the default, down
+or nearest), and the line keeps the count before rounding to say so ("12.4 -> 13, rounded up").
+
 Computed with a handful of queries and dictionaries, not one query per line: 20,000 lines must
 take well under a second (bench/).
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from peewee import fn
@@ -30,6 +34,7 @@ from msp_tui.store.models import (
     PsaAgreement,
     PsaAgreementLine,
     PsaCompany,
+    PsaConnection,
     PsaProduct,
     ServiceMapping,
     UsageCount,
@@ -47,6 +52,8 @@ STATUS_TITLES = {
     "stale": "Stale",
 }
 ZERO = Decimal(0)
+ROUNDING = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
+DEFAULT_ROUNDING = "up"
 
 
 @dataclass
@@ -75,6 +82,8 @@ class ReconciliationLine:
     line_ids: list[int] = field(default_factory=list)  # PsaAgreementLine row ids
     sources: list[Source] = field(default_factory=list)
     decision: Decision | None = None  # the latest decision this period (see `with_decisions`)
+    counted: Decimal | None = None  # the vendor's count before rounding to whole units
+    rounding: str | None = None  # how it was rounded: up, down, nearest (or "each source's")
 
     @property
     def key(self) -> tuple[int | None, int | None]:
@@ -83,6 +92,13 @@ class ReconciliationLine:
     @property
     def change(self) -> Decimal:
         return (self.vendor_quantity or ZERO) - (self.psa_quantity or ZERO)
+
+    @property
+    def rounding_note(self) -> str | None:
+        """ "12.4 -> 13, rounded up", when the vendor's count was rounded for the PSA."""
+        if self.counted is None or self.vendor_quantity is None:
+            return None
+        return f"{self.counted.normalize():f} -> {self.vendor_quantity:f}, rounded {self.rounding}"
 
     @property
     def impact(self) -> Decimal:
@@ -154,6 +170,8 @@ def reconciliation_lines() -> list[ReconciliationLine]:
             vendor[(company, product)] += quantity
             sources[(company, product)].append(source)
 
+    counted, rounding = _whole_units(vendor, sources) if psa_whole_units() else ({}, {})
+
     mapped_products = {p for ps in service_products.values() for p in ps}
     psa: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     stale: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
@@ -208,6 +226,7 @@ def reconciliation_lines() -> list[ReconciliationLine]:
             vendor[key] if has_vendor else None,
             psa[key] if has_psa else (stale[key] if status == "stale" else None),
             price.get(key, product.price), line_ids.get(key, []), sources.get(key, []),
+            counted=counted.get(key) if has_vendor else None, rounding=rounding.get(key),
         ))  # fmt: skip
     for account_id, found in unmapped.items():
         total = sum((s.quantity for s in found), ZERO)
@@ -216,6 +235,44 @@ def reconciliation_lines() -> list[ReconciliationLine]:
             ", ".join(sorted({s.service for s in found})), total, None, None, [], found,
         ))  # fmt: skip
     return lines
+
+
+def psa_whole_units() -> bool:
+    """Whether the store's PSA bills whole units only."""
+    from msp_tui.sources import psa_words
+
+    kinds = PsaConnection.select(PsaConnection.kind).tuples()
+    return any(psa_words(kind).whole_units for (kind,) in kinds)
+
+
+def rounding_policies() -> dict[str, str]:
+    """Each integration's rounding policy, by name."""
+    rows = Integration.select(Integration.name, Integration.config).tuples()
+    return {name: (config or {}).get("rounding", DEFAULT_ROUNDING) for name, config in rows}
+
+
+def _whole_units(
+    vendor: dict[tuple[int, int], Decimal], sources: dict[tuple[int, int], list[Source]]
+) -> tuple[dict[tuple[int, int], Decimal], dict[tuple[int, int], str]]:
+    """Round each line's vendor quantity in place, each integration's part by its policy;
+    return the counts before rounding and the policy used, for the lines that changed."""
+    policies = rounding_policies()
+    counted: dict[tuple[int, int], Decimal] = {}
+    used: dict[tuple[int, int], str] = {}
+    for key, found in sources.items():
+        parts: dict[str, Decimal] = defaultdict(Decimal)
+        for source in found:
+            parts[source.integration] += source.quantity
+        total = sum(
+            (q.to_integral_value(ROUNDING.get(policies.get(name, ""), ROUND_CEILING))
+             for name, q in parts.items()),
+            ZERO,
+        )  # fmt: skip
+        if total != vendor[key]:
+            counted[key], vendor[key] = vendor[key], total
+            named = {policies.get(name, DEFAULT_ROUNDING) for name in parts}
+            used[key] = named.pop() if len(named) == 1 else "by each source's policy"
+    return counted, used
 
 
 # --- decisions: handled lines leave the list for the period -------------------------------------
@@ -275,6 +332,13 @@ class Group:
 
     title: str
     lines: list[ReconciliationLine]
+
+    @property
+    def rounding_note(self) -> str | None:
+        """ "12.4 -> 13, rounded up", when the vendor's count was rounded for the PSA."""
+        if self.counted is None or self.vendor_quantity is None:
+            return None
+        return f"{self.counted.normalize():f} -> {self.vendor_quantity:f}, rounded {self.rounding}"
 
     @property
     def impact(self) -> Decimal:

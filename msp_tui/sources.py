@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from adapters.autotask import AutotaskAdapter, AutotaskCredentials
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
-from adapters.psa import PsaAdapter
+from adapters.psa import PsaAdapter, PsaWords
 from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
 from msp_tui.secret_store import SecretStore, env_name
 from msp_tui.store.models import Integration, PsaConnection
@@ -42,8 +42,17 @@ class Credential:
     fix: str
 
 
-PSA_TITLES = {"connectwise": "ConnectWise Manage", "autotask": "Autotask"}
+PSA_ADAPTERS = {"connectwise": ConnectWiseAdapter, "autotask": AutotaskAdapter}
+PSA_TITLES = {kind: adapter.words.psa for kind, adapter in PSA_ADAPTERS.items()}
 PSA_SECRETS = {"connectwise": ("public_key", "private_key"), "autotask": ("secret",)}
+
+
+def psa_words(kind: str | None = None) -> PsaWords:
+    """What the PSA (of `kind`, else the store's, else ConnectWise) calls things."""
+    if kind is None:
+        connection = PsaConnection.select(PsaConnection.kind).order_by(PsaConnection.id).first()
+        kind = connection.kind if connection else "connectwise"
+    return PSA_ADAPTERS.get(kind, ConnectWiseAdapter).words
 
 
 def psa_fix(connection: PsaConnection) -> str:

@@ -36,6 +36,7 @@ from msp_tui.reconcile import (
     reconciliation_lines,
     with_decisions,
 )
+from msp_tui.sources import psa_words
 from msp_tui.store.models import PsaAgreement
 from msp_tui.writeback import (
     DecisionError,
@@ -753,14 +754,17 @@ def describe(line: ReconciliationLine) -> str:
                 + "; ".join(one(s) for s in line.sources[:3])
                 + more
             )
+        if line.rounding_note:
+            out.append(f"Whole units for the PSA: {line.rounding_note}.")
         if any(s.vendor == "spamtitan" for s in line.sources):
             out.append("SpamTitan: 30-day maximum, weekends included; its portal may show less.")
     else:
         out.append("Vendor -: no count for this company and product.")
     found = agreement_lines(line)
+    words = psa_words()
     if found:
         parts = [
-            f"{shown(a.agreement)} #{a.agreement_external_id} addition "
+            f"{shown(a.agreement)} #{a.agreement_external_id} {words.line} "
             f"{a.addition_external_id}: {quantity(a.quantity)}"
             + (f" at {a.unit_price:,.2f}" if a.unit_price is not None else "")
             + (" (cancelled)" if a.cancelled else "")
@@ -768,7 +772,8 @@ def describe(line: ReconciliationLine) -> str:
         ]
         out.append(f"PSA {quantity(line.psa_quantity)}: " + "; ".join(parts))
     elif line.status != "unmapped":
-        out.append("PSA: no agreement line; approving adds one to the agreement you choose.")
+        out.append(f"PSA: no {words.agreement} line; approving adds one to the"
+                   f" {words.agreement} you choose.")  # fmt: skip
     decision = line.decision
     if decision is not None:
         verb = DECISION_TITLES.get(decision.action, decision.action).lower()
