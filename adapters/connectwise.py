@@ -174,6 +174,9 @@ class ConnectWiseAdapter:
             raise MalformedResponse(VENDOR, "ConnectWise's /system/info reply is not an object")
         return info
 
+    def usage(self) -> dict[str, int]:
+        return {"requests": self.http.requests}
+
     async def companies(self) -> list[PsaCompanyRecord]:
         rows = await self._all(
             "company/companies",

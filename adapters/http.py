@@ -103,6 +103,7 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self._limit = asyncio.Semaphore(concurrency)
         self._paused_until = 0.0  # a 429 pauses every request of this client, not just one
+        self.requests = 0  # sent, retries included
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Accept": "application/json", **(headers or {})},
@@ -141,6 +142,7 @@ class HttpClient:
             await self._wait_for_pause()
             try:
                 async with self._limit:
+                    self.requests += 1
                     started = time.monotonic()
                     response = await self._client.request(
                         method, url, params=params, json=json_body

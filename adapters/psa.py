@@ -55,6 +55,10 @@ class PsaAdapter(Protocol):
         """A cheap call that proves the credentials (AuthenticationError if not)."""
         ...
 
+    def usage(self) -> dict[str, int]:
+        """Requests made so far ("requests"), and the PSA's own budget where it has one."""
+        ...
+
     # --- reading: what the PSA bills ---------------------------------------------------------
 
     async def companies(self) -> list[PsaCompanyRecord]: ...

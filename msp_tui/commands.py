@@ -177,8 +177,7 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     else:
         for o in outcomes:
             if o.ok:
-                figures = ", ".join(f"{v} {k}" for k, v in o.counts.items())
-                say(f"{o.source}: ok in {o.seconds:.1f} s ({figures})")
+                say(f"{o.source}: ok in {o.seconds:.1f} s ({sync_figures(o.counts)})")
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         say(f"msp-tui: sync of {o.source} failed: {o.error}", file=sys.stderr)
@@ -287,6 +286,16 @@ def _show_partner_key(name: str, key: str, base_url: str, as_json: bool, rotated
     say(f"  3. Keep the Vendor API reachable at {base_url}: run 'msp-tui serve' (or the TUI).")
     if rotated:
         say("The previous key stopped working just now.")
+
+
+def sync_figures(counts: dict[str, int]) -> str:
+    """ "298 companies, 640 lines, 25 requests (1,240 of 10,000 this hour)"."""
+    shown = {k: v for k, v in counts.items() if k not in ("requests_this_hour", "hourly_limit")}
+    text = ", ".join(f"{v:,} {k}" for k, v in shown.items())
+    if "hourly_limit" in counts:
+        text += (f" ({counts.get('requests_this_hour', 0):,} of {counts['hourly_limit']:,}"
+                 " this hour)")  # fmt: skip
+    return text
 
 
 def cmd_integrations_rounding(ctx: Context, args: argparse.Namespace) -> int:

@@ -158,10 +158,12 @@ async def sync_psa(
                 [a.external_id for a in agreements],
                 lambda done, total: progress(SyncEvent(source, "additions", done, total)),
             )
+            usage = adapter.usage()
         progress(SyncEvent(source, "writing"))
-        return await asyncio.to_thread(
+        counts = await asyncio.to_thread(
             _write_psa, connection, run, companies, products, agreements, additions
         )
+        return {**counts, **usage}
 
     return await _run(source, run, fetch_and_write, progress)
 
