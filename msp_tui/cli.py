@@ -373,10 +373,12 @@ def build_parser() -> Parser:
     demo = add_command(
         "demo",
         "try the app on built-in simulators (nothing real is touched)",
-        "Start the terminal UI against built-in SpamTitan, Mailprotector and ConnectWise"
-        " simulators on 127.0.0.1, with a throwaway database that is deleted on exit.",
+        "Start the terminal UI against built-in SpamTitan, Mailprotector and PSA (ConnectWise"
+        " or Autotask) simulators on 127.0.0.1, with a throwaway database that is deleted on exit.",
     )
     demo.add_argument("--seed", type=int, default=7, help="the simulated world (default: 7)")
+    demo.add_argument("--psa", choices=["connectwise", "autotask"], default="connectwise",
+                      help="the PSA to simulate (default: connectwise)")  # fmt: skip
     demo.set_defaults(handler=cmd_demo, needs_store=False)
 
     serve = add_command(
@@ -546,7 +548,7 @@ def cmd_demo(ctx: Context | None, args: argparse.Namespace) -> int:
 
     setup_logging(getattr(args, "verbose", False))
     print("Starting the demo: simulators on 127.0.0.1, a throwaway database…", file=sys.stderr)
-    demo, demo_ctx = start_demo(seed=args.seed)
+    demo, demo_ctx = start_demo(seed=args.seed, psa=args.psa)
     try:
         MspTuiApp(demo_ctx, serve_port=0, demo=demo).run()
     finally:

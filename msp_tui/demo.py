@@ -1,9 +1,9 @@
 """`msp-tui demo`: the whole app against the built-in simulators, in a throwaway data dir.
 
-The SpamTitan and ConnectWise simulators run in-process on free loopback ports; the PSA is
-already connected and synced. The wizard offers the SpamTitan URL and key, and for
-Mailprotector a fake vendor console that plays Enable and Update Counts with the partner key.
-Nothing outside the temporary directory is touched; it is removed on exit.
+The SpamTitan simulator and the PSA's (ConnectWise by default, or Autotask) run in-process on
+free loopback ports; the PSA is already connected and synced. The wizard offers the SpamTitan
+URL and key, and for Mailprotector a fake vendor console that plays Enable and Update Counts
+with the partner key. Nothing outside the temporary directory is touched; it is removed on exit.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.sandbox import LoopbackServer, World, build_world
+from adapters.sandbox.autotask import autotask_app
 from adapters.sandbox.connectwise import connectwise_app
 from adapters.sandbox.mailprotector import Customer, customers_from_world
 from adapters.sandbox.spamtitan import spamtitan_app
@@ -37,6 +38,11 @@ class Demo:
     # that play the vendor's console (the store keeps only a hash).
     partner_keys: dict[str, str] = field(default_factory=dict)
     store: str = ""  # the demo's store: a file in `directory`, or the database URL given
+    psa: str = "connectwise"  # the PSA simulated: connectwise | autotask
+
+    @property
+    def psa_server(self) -> LoopbackServer:
+        return self.servers[1]
 
     def stop(self) -> None:
         for server in self.servers:
@@ -44,26 +50,27 @@ class Demo:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_demo(seed: int = 7, companies: int = 300, db: str | None = None) -> tuple[Demo, Context]:
+PSAS = ("connectwise", "autotask")
+
+
+def start_demo(
+    seed: int = 7, companies: int = 300, db: str | None = None, psa: str = "connectwise"
+) -> tuple[Demo, Context]:
     """The simulators on loopback ports and a store (a throwaway file, or the empty database
     `db` names) with the PSA connected and synced."""
+    if psa not in PSAS:
+        raise ValueError(f"the demo simulates {' or '.join(PSAS)}, not {psa!r}")
     directory = Path(tempfile.mkdtemp(prefix="msp-tui-demo-"))
     world = build_world(seed=seed, companies=companies)
     spamtitan = LoopbackServer(spamtitan_app(world)).start()
-    connectwise = LoopbackServer(connectwise_app(world)).start()
+    app = autotask_app(world) if psa == "autotask" else connectwise_app(world)
+    psa_server = LoopbackServer(app).start()
     demo = Demo(directory, f"{spamtitan.base_url}/restapi", world.spamtitan_token,
-                customers_from_world(world), [spamtitan, connectwise], world)  # fmt: skip
+                customers_from_world(world), [spamtitan, psa_server], world, psa=psa)  # fmt: skip
     try:
         demo.store = db or str(directory / "demo.db")
         ctx = open_context(demo.store, secrets_mode="memory")
-        with writing(ctx.db):
-            connection = PsaConnection.create(
-                name="connectwise", site=connectwise.base_url,
-                company_identifier=world.cw_company_id, client_id=world.cw_client_id,
-            )  # fmt: skip
-        scope = psa_secret_scope(connection)
-        ctx.secrets.set(scope, "public_key", world.cw_public_key)
-        ctx.secrets.set(scope, "private_key", world.cw_private_key)
+        connection = _connect(ctx, demo)
         outcome = asyncio.run(sync_psa(connection, ctx.secrets, mode="full"))
         if not outcome.ok:
             raise RuntimeError(f"the demo PSA did not sync: {outcome.error}")
@@ -71,3 +78,26 @@ def start_demo(seed: int = 7, companies: int = 300, db: str | None = None) -> tu
         demo.stop()
         raise
     return demo, ctx
+
+
+def _connect(ctx: Context, demo: Demo) -> PsaConnection:
+    world, base = demo.world, demo.psa_server.base_url
+    with writing(ctx.db):
+        if demo.psa == "autotask":
+            connection = PsaConnection.create(
+                name="autotask", kind="autotask", site=f"{base}/atservicesrest/",
+                company_identifier=world.at_username, client_id=world.at_integration_code,
+                codebase="",
+            )  # fmt: skip
+        else:
+            connection = PsaConnection.create(
+                name="connectwise", site=base, company_identifier=world.cw_company_id,
+                client_id=world.cw_client_id,
+            )  # fmt: skip
+    scope = psa_secret_scope(connection)
+    if demo.psa == "autotask":
+        ctx.secrets.set(scope, "secret", world.at_secret)
+    else:
+        ctx.secrets.set(scope, "public_key", world.cw_public_key)
+        ctx.secrets.set(scope, "private_key", world.cw_private_key)
+    return connection

@@ -145,6 +145,9 @@ class World:
     cw_public_key: str = "SandboxPublicKey"
     cw_private_key: str = "SandboxPrivateKey"
     cw_client_id: str = "6f1c2a8e-3b7d-4e59-9a0c-5d2e8f4b1a37"
+    at_username: str = "sandbox-api@sandbox.example"
+    at_secret: str = "SandboxAutotaskSecret"  # noqa: S105 - fake sandbox credential
+    at_integration_code: str = "SANDBOXINTEGRATIONCODE01"
     _by_agreement: dict[int, list[Addition]] = field(default_factory=dict, repr=False)
     _next_id: dict[str, int] = field(default_factory=dict, repr=False)
 
