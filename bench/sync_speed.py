@@ -1,6 +1,7 @@
 """`msp-tui sync` against a slow SpamTitan, beside the same calls made one after another.
 
     python bench/sync_speed.py [--groups 1000] [--latency-ms 50]
+    python bench/sync_speed.py --psa autotask [--companies 1000] [--services 3000]
 
 The SpamTitan simulator (adapters/sandbox) serves 1,000 domain groups with 50 ms of latency on
 every request and counts requests in flight. Measured in one run:
@@ -22,11 +23,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import autotask_sync
+
 from adapters.errors import Secret
 from adapters.sandbox import Faults, LoopbackServer, build_world
 from adapters.sandbox.spamtitan import spamtitan_app
 from adapters.spamtitan import DEFAULT_CONCURRENCY as CONCURRENCY
 from adapters.spamtitan import SpamTitanAdapter
+
+
+def private_dirs(tmp: str) -> dict[str, str]:
+    return {"XDG_DATA_HOME": f"{tmp}/data", "XDG_CONFIG_HOME": f"{tmp}/config",
+            "XDG_STATE_HOME": f"{tmp}/state", "MSP_TUI_SECRETS": "file"}  # fmt: skip
 
 
 def cli(env: dict[str, str], *args: str) -> float:
@@ -48,16 +56,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument(
+        "--psa", choices=["autotask"], help="the PSA sync instead (bench/autotask_sync.py)"
+    )
+    parser.add_argument("--companies", type=int, default=1000, help="Autotask companies")
+    parser.add_argument("--services", type=int, default=3000, help="Autotask contract services")
     args = parser.parse_args()
+    if args.psa == "autotask":
+        with tempfile.TemporaryDirectory() as tmp:
+            autotask_sync.run(args, cli, {**os.environ, **private_dirs(tmp)})
+        return
     world = build_world(seed=11, companies=int(args.groups * 1.25), domain_groups=args.groups)
     faults = Faults(latency_s=args.latency_ms / 1000)
     with (
         LoopbackServer(spamtitan_app(world, faults)) as server,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        env = {**os.environ, "XDG_DATA_HOME": f"{tmp}/data", "XDG_CONFIG_HOME": f"{tmp}/config",
-               "XDG_STATE_HOME": f"{tmp}/state", "MSP_TUI_SECRETS": "file",
-               "ST_KEY": world.spamtitan_token, "MSP_TUI_DB": str(Path(tmp, "bench.db"))}  # fmt: skip
+        env = {**os.environ, **private_dirs(tmp), "ST_KEY": world.spamtitan_token,
+               "MSP_TUI_DB": str(Path(tmp, "bench.db"))}  # fmt: skip
         cli(
             env,
             "integrations",
