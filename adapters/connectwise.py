@@ -251,9 +251,7 @@ class ConnectWiseAdapter:
             agreement_status=r.get("agreementStatus"),
         )
 
-    async def lines(
-        self, agreement_id: int, as_of: date | None = None
-    ) -> list[PsaAdditionRecord]:
+    async def lines(self, agreement_id: int, as_of: date | None = None) -> list[PsaAdditionRecord]:
         """An addition holds one quantity whatever the date: `as_of` changes nothing here."""
         rows = await self._all(f"finance/agreements/{agreement_id}/additions")
         return [self._addition(agreement_id, r) for r in rows]

@@ -73,9 +73,7 @@ class PsaAdapter(Protocol):
         """The lines of many agreements, read within the PSA's limits."""
         ...
 
-    async def lines(
-        self, agreement_id: int, as_of: date | None = None
-    ) -> list[PsaAdditionRecord]:
+    async def lines(self, agreement_id: int, as_of: date | None = None) -> list[PsaAdditionRecord]:
         """The lines of one agreement, with their quantity on `as_of` (today by default)."""
         ...
 

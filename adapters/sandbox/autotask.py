@@ -417,9 +417,33 @@ def _condition(cond: Any, known: dict[str, str]) -> Predicate:
             raise HTTPException(500, f"filter: {op} needs a list of values.")
         if len(value) > IN_LIST_MAX:
             raise HTTPException(500, f"filter: at most {IN_LIST_MAX} values in an {op} list.")
-    elif op not in ("exist", "notexist") and "value" not in cond:
+        return _member(op, name, value)
+    if op not in ("exist", "notexist") and "value" not in cond:
         raise HTTPException(500, f"filter: {name} {op} needs a value.")
     return lambda item: _matches(op, name, item[name], value)
+
+
+def _member(op: str, name: str, values: list[Any]) -> Predicate:
+    """`in` / `notIn` as a set lookup: a 500-value list over thousands of rows stays cheap."""
+    texts = {_folded(v) for v in values if isinstance(v, str)}
+    numbers = set()
+    for v in values:
+        try:
+            numbers.add(float(v))
+        except (TypeError, ValueError):
+            continue
+
+    def matches(item: dict[str, Any]) -> bool:
+        have = item[name]
+        if have is None or isinstance(have, bool):
+            found = have is not None and have in values
+        elif isinstance(have, str):
+            found = _folded(have) in texts
+        else:
+            found = float(have) in numbers
+        return found == (op == "in")
+
+    return matches
 
 
 def _matches(op: str, name: str, have: Any, want: Any) -> bool:
