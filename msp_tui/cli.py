@@ -158,7 +158,7 @@ def build_parser() -> Parser:
         parents=[common],
         description=(
             "Reconcile what vendors count (SpamTitan, Mailprotector) against what the PSA"
-            " (ConnectWise Manage) bills. With no command, opens the terminal UI."
+            " (ConnectWise Manage or Autotask) bills. With no command, opens the terminal UI."
         ),
         epilog=(
             "Environment: MSP_TUI_DB (database path or URL, like --db),"
@@ -466,7 +466,8 @@ def build_parser() -> Parser:
         "service", help="map a vendor service to a PSA product", parents=[common],
         formatter_class=ExamplesFormatter,
         description="Map a vendor service (the vendor's SKU id) to a PSA product by its"
-        " identifier (ConnectWise's Product ID; case is ignored when there is no exact"
+        " identifier (ConnectWise's Product ID, Autotask's service name; case is ignored when"
+        " there is no exact"
         " match). A service may map to several products and a product to several services;"
         " mapping a pair again changes nothing.",
         epilog="example:\n  msp-tui map service spamtitan total-licenses ST-TOTAL-LIC",

@@ -158,6 +158,7 @@ def find_line(company_id: str, product: str):
 
 
 def _agreement(line, given: int | None):
+    from msp_tui.sources import psa_words
     from msp_tui.writeback import agreement_choices, needs_new_line
 
     if not needs_new_line(line):
@@ -172,14 +173,18 @@ def _agreement(line, given: int | None):
                 return agreement
     elif len(choices) == 1:
         return choices[0]
+    words = psa_words()
     if not choices:
-        raise CommandError(f"{line.company_name} has no live agreement to add the line to:"
-                           " add one in the PSA, then 'msp-tui sync psa'")  # fmt: skip
+        raise CommandError(f"{line.company_name} has no live {words.agreement} to add the line"
+                           " to: add one in the PSA, then 'msp-tui sync psa'")  # fmt: skip
     listed = "; ".join(f"{a.external_id} {a.name}" for a in choices)
-    what = (f"--agreement {given} is not one of" if given is not None
-            else "name the agreement for the new line with --agreement, one of")  # fmt: skip
-    raise CommandError(f"new revenue for {line.company_name}: {what} its live agreements:"
-                       f" {listed}")  # fmt: skip
+    what = (
+        f"--agreement {given} is not one of"
+        if given is not None
+        else f"name the {words.agreement} for the new line with --agreement, one of"
+    )
+    raise CommandError(f"new revenue for {line.company_name}: {what} its live"
+                       f" {words.agreement}s: {listed}")  # fmt: skip
 
 
 def cmd_reconcile_decide(ctx: Context, args: argparse.Namespace) -> int:

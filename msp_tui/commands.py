@@ -16,6 +16,7 @@ from adapters.spamtitan import normalise_base_url
 from msp_tui import connect
 from msp_tui.context import Context
 from msp_tui.overview import integration_summaries
+from msp_tui.sources import psa_words
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
     AccountMapping,
@@ -501,7 +502,7 @@ def cmd_map_account(ctx: Context, args: argparse.Namespace) -> int:
         gone = " (it was deleted in the PSA)" if companies else ""
         raise CommandError(
             f"no PSA company with id {args.psa_company_id}{gone}: run msp-tui sync psa to read"
-            " the PSA's companies (the id is ConnectWise's company RecID)"
+            f" the PSA's companies (the id is {psa_words().psa}'s own company id)"
         )
     if len(live) > 1:
         raise CommandError(f"{len(live)} PSA connections have a company {args.psa_company_id}")
@@ -526,6 +527,7 @@ def _find_product(identifier: str) -> PsaProduct:
     """A PSA product by its identifier: exactly, else ignoring case; active ones first."""
     from peewee import fn
 
+    words = psa_words()
     found = list(PsaProduct.select().where(PsaProduct.identifier == identifier))
     if not found:
         found = list(
@@ -533,20 +535,20 @@ def _find_product(identifier: str) -> PsaProduct:
         )
     if not found:
         raise CommandError(
-            f"no PSA product with the identifier '{identifier}' (ConnectWise's Product ID): check"
-            " the spelling, or run msp-tui sync psa --full to read the catalog"
+            f"no PSA product with the identifier '{identifier}' ({words.psa}'s {words.product_id}):"
+            " check the spelling, or run msp-tui sync psa --full to read the catalog"
         )
     active = [p for p in found if not p.inactive]
     if not active:
         raise CommandError(
-            f"the PSA product '{found[0].identifier}' is inactive: reactivate it in ConnectWise"
+            f"the PSA product '{found[0].identifier}' is inactive: reactivate it in {words.psa}"
             " and run msp-tui sync psa --full, or choose another product"
         )
     if len(active) > 1:
         names = ", ".join(f"'{p.identifier}' (#{p.external_id})" for p in active)
         raise CommandError(
             f"'{identifier}' matches {len(active)} PSA products: {names}; give the identifier"
-            " exactly as ConnectWise spells it"
+            f" exactly as {words.psa} spells it"
         )
     return active[0]
 
