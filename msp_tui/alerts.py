@@ -1,12 +1,13 @@
 """Vendor alerts into PSA tickets, once per alert, on the board the operator chose.
 
 Push vendors queue alerts through the Vendor API (msp_tui.push.inbox.queue_alert; the same
-alertId again is the same alert). `deliver_alerts` makes each queued alert a ConnectWise ticket:
-summary = title, initialDescription = description, company = the company the vendor account is
-mapped to, board = the integration's alert route, priority from the vendor's 1-4.
+alertId again is the same alert). `deliver_alerts` makes each queued alert a PSA ticket (through
+the PSA contract): summary = title, description, company = the company the vendor account is
+mapped to, board (Autotask: queue) = the integration's alert route, priority from the vendor's 1-4.
 
-Once per alert, across retries and restarts: every ticket carries the alert's own reference in
-ConnectWise's `externalXRef`, and an alert that was tried before is first looked up by it, so a
+Once per alert, across retries and restarts: every ticket carries the alert's own reference
+(ConnectWise's `externalXRef`; a line of an Autotask ticket's description), and an alert that was
+tried before is first looked up by it, so a
 ticket whose reply was lost (or whose worker was killed after the POST) is found, not opened
 again. One worker per store runs at a time (`process_lock`).
 
@@ -51,8 +52,9 @@ TICKET_PERMISSION = (
 FIRST_RETRY_S = 30.0
 MAX_RETRY_S = 30 * 60.0
 MAX_ERRORS_KEPT = 10
-# The vendor's priority (1 highest .. 4) -> ConnectWise's stock priority ids, which carry the
-# same names ("Priority 1 - Emergency Response" .. "Priority 4 - Schedule Maintenance").
+# The vendor's priority (1 highest .. 4), as the PSA contract takes it: each adapter turns it into
+# its PSA's own (ConnectWise's stock ids carry the same numbers, "Priority 1 - Emergency
+# Response" .. "Priority 4"; Autotask's are mapped in adapters/autotask.py).
 PRIORITY_IDS = {1: 1, 2: 2, 3: 3, 4: 4}
 STATES = ("queued", "created", "failed")
 

@@ -22,7 +22,7 @@ from adapters.errors import (
     Secret,
 )
 from msp_tui.secret_store import SecretStore
-from msp_tui.sources import psa_secret_scope
+from msp_tui.sources import PSA_SECRETS, psa_secret_scope
 from msp_tui.store.db import writing
 from msp_tui.store.models import PsaConnection
 
@@ -201,3 +201,24 @@ def save_autotask(
         connection.save()
     secrets.set(psa_secret_scope(connection), "secret", credentials.secret.reveal())
     return connection
+
+
+def stored_secret(secrets: SecretStore, connection: PsaConnection) -> Secret | None:
+    """The Autotask secret kept for a connection, so the form can change a setting without
+    retyping it."""
+    secret = secrets.get(psa_secret_scope(connection), "secret")
+    return Secret(secret) if secret else None
+
+
+def drop_other_psas(secrets: SecretStore, keep: PsaConnection) -> list[PsaConnection]:
+    """One PSA per store (sync, alerts and the screens use the first): delete every connection
+    but `keep`, which the store cascades to its companies, products, agreements, the mappings
+    and decisions made on them and its alert routes, and delete their secrets."""
+    with writing():
+        gone = list(PsaConnection.select().where(PsaConnection.id != keep.id))
+        for connection in gone:
+            connection.delete_instance(recursive=False)  # the store cascades to its rows
+    for connection in gone:
+        for name in PSA_SECRETS.get(connection.kind, ()):
+            secrets.delete(psa_secret_scope(connection), name)
+    return gone
