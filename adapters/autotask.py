@@ -76,7 +76,8 @@ async def find_zone(
     """The REST base of the zone that holds this API user's database."""
     async with HttpClient(lookup, vendor=VENDOR, timeout=timeout, retry=RetryPolicy(attempts=2),
                           transport=transport) as http:  # fmt: skip
-        info = await http.get_json("", params={"user": username.strip()})
+        # The URL as given: a relative "" would be sent as `zoneInformation/`, with a slash.
+        info = await http.get_json(lookup, params={"user": username.strip()})
     url = info.get("url") if isinstance(info, dict) else None
     if not isinstance(url, str) or not url:
         raise NotFound(VENDOR, f"Autotask knows no zone for the API user {username.strip()!r}")

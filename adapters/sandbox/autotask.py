@@ -176,6 +176,7 @@ def autotask_app(
     world: World, faults: Faults | None = None, limits: AutotaskLimits | None = None
 ) -> Starlette:
     faults = faults or Faults()
+    faults.reads_by_post = ("/query",)  # a query is a POST, but not a write
     limits = limits or AutotaskLimits()
     book = AutotaskBook(world)
 

@@ -37,6 +37,7 @@ class Faults:
     # until `release_hangs`: a client killed meanwhile never learns that its write landed
     hang_after_write: int = 0
     replies_held: int = 0  # writes carried out whose reply is being held right now
+    reads_by_post: tuple[str, ...] = ()  # path parts of POSTs that only read (Autotask's /query)
     max_requests_per_second: float | None = None
     requests: int = 0
     in_flight: int = 0
@@ -119,9 +120,10 @@ class Faults:
             return 0
         return max(1, math.ceil((1.0 - self._tokens) / rate))
 
-    def _take_hang_after_write(self, method: str) -> bool:
+    def _take_hang_after_write(self, method: str, path: str) -> bool:
         with self._lock:
-            if method in WRITES and self.hang_after_write > 0:
+            read = any(marker in path for marker in self.reads_by_post)
+            if method in WRITES and not read and self.hang_after_write > 0:
                 self.hang_after_write -= 1
                 return True
             return False
@@ -179,7 +181,7 @@ class FaultMiddleware:
             await self._error(send, 429, "Too Many Attempts.", retry)
         elif fault == "status_500":
             await self._error(send, 500, "Server Error")
-        elif faults._take_hang_after_write(scope["method"]):
+        elif faults._take_hang_after_write(scope["method"], scope["path"]):
             await self._write_then_hang(scope, receive, send)
         else:
             await self.app(scope, receive, _Truncating(send, faults))
