@@ -75,6 +75,16 @@ def mapped(demo_db: str | None):
         yield found
 
 
+@pytest.fixture(params=["connectwise", "autotask"], ids=["connectwise", "autotask"])
+def psa_mapped(request: pytest.FixtureRequest, demo_db: str | None):
+    """The demo world synced and mapped by its truth, once against each PSA's simulator
+    (ConnectWise, Autotask): `demo.psa` says which. See recon_world for PSA-neutral helpers."""
+    from recon_world import mapped_demo
+
+    with mapped_demo(companies=60, db=demo_db, psa=request.param) as found:
+        yield found
+
+
 @pytest.fixture
 def partner_key(db_path: Path, capsys) -> str:
     """A Mailprotector push integration in the store at `db_path`; its key, shown once."""

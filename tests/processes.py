@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from msp_tui.context import Context
 from msp_tui.secret_store import open_secret_store
-from msp_tui.sources import psa_secret_scope
+from msp_tui.sources import PSA_SECRETS, psa_secret_scope
 from msp_tui.store.db import store_id
 from msp_tui.store.models import PsaConnection
 
@@ -24,7 +24,10 @@ def share_secrets(ctx: Context, scope: str, names: tuple[str, ...]) -> None:
 
 
 def share_psa_keys(ctx: Context) -> None:
-    share_secrets(ctx, psa_secret_scope(PsaConnection.get()), ("public_key", "private_key"))
+    """The PSA connection's secrets (ConnectWise's two keys, Autotask's secret) to the file
+    store."""
+    connection = PsaConnection.get()
+    share_secrets(ctx, psa_secret_scope(connection), PSA_SECRETS[connection.kind])
 
 
 def wait_while_running(

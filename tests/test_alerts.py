@@ -1,4 +1,5 @@
-"""Vendor alerts pushed over loopback become tickets in the ConnectWise simulator, once."""
+"""Vendor alerts pushed over loopback become tickets in the PSA's simulator, once: the core
+cases for ConnectWise (a board) and Autotask (a queue) alike, the rest on ConnectWise."""
 
 from __future__ import annotations
 
@@ -9,23 +10,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from pilot_tools import wait_until
 from processes import share_psa_keys, wait_while_running
-from recon_world import FAST
+from recon_world import (
+    FAST,
+    PsaTicket,
+    hold_reply_of_next_write,
+    plant_ticket,
+    psa_book,
+    psa_faults,
+    psa_ticket_writes,
+    psa_tickets,
+)
 
-from adapters.records import Board
 from adapters.sandbox.mailprotector import MailprotectorConsole
-from adapters.sandbox.world import Ticket
 from msp_tui.alerts import NOT_MAPPED, deliver_alerts, external_ref, retry_delay
 from msp_tui.app import MspTuiApp
 from msp_tui.cli import main
 from msp_tui.connect import ConnectError, create_push_integration, psa_boards, set_alert_route
 from msp_tui.context import Context
-from msp_tui.demo import Demo, start_demo
+from msp_tui.demo import PSAS, Demo, start_demo
 from msp_tui.push.server import BackgroundServer
 from msp_tui.secret_store import open_secret_store
 from msp_tui.sources import psa_secret_scope
@@ -52,7 +61,7 @@ class Alerting:
     server: BackgroundServer
     integration: Integration
     partner_key: str
-    board_id: int
+    board_id: int  # ConnectWise's service board, Autotask's queue
 
     def console(self, base_url: str | None = None) -> MailprotectorConsole:
         return MailprotectorConsole(base_url or self.server.base_url, self.partner_key,
@@ -60,29 +69,46 @@ class Alerting:
 
     @property
     def faults(self):
-        return self.demo.servers[1].faults
+        return psa_faults(self.demo)
 
     @property
-    def tickets(self) -> list[Ticket]:
-        return list(self.demo.world.tickets.values())
+    def tickets(self) -> list[PsaTicket]:
+        return psa_tickets(self.demo)
 
 
-@pytest.fixture
-def alerting(demo_db: str | None) -> Iterator[Alerting]:
-    """The demo's ConnectWise simulator, a Mailprotector integration with Alerts routed to a
-    board, and our Vendor API on a free loopback port."""
-    demo, ctx = start_demo(seed=7, companies=60, db=demo_db)
+@contextmanager
+def alerting_on(psa: str, demo_db: str | None) -> Iterator[Alerting]:
+    """The demo's PSA simulator, a Mailprotector integration with Alerts routed to the PSA's
+    "Alerts" board (Autotask: queue), as its adapter lists them, and our Vendor API on a free
+    loopback port."""
+    demo, ctx = start_demo(seed=7, companies=60, db=demo_db, psa=psa)
     server = BackgroundServer(port=0).start()
     try:
         integration, key = create_push_integration("mailprotector", "billing,alerts",
                                                     server.base_url)  # fmt: skip
-        board = demo.world.boards[2]
-        set_alert_route(integration, Board(board.id, board.name))
-        yield Alerting(demo, ctx, server, integration, key, board.id)
+        board = next(b for b in asyncio.run(psa_boards(ctx.secrets)) if b.name == "Alerts")
+        if psa == "autotask":
+            assert board.external_id in dict(psa_book(demo).queues())
+        set_alert_route(integration, board)
+        yield Alerting(demo, ctx, server, integration, key, board.external_id)
     finally:
         server.stop()
         ctx.close()
         demo.stop()
+
+
+@pytest.fixture
+def alerting(demo_db: str | None) -> Iterator[Alerting]:
+    """Alerting on the ConnectWise simulator."""
+    with alerting_on("connectwise", demo_db) as found:
+        yield found
+
+
+@pytest.fixture(params=PSAS, ids=PSAS)
+def psa_alerting(request: pytest.FixtureRequest, demo_db: str | None) -> Iterator[Alerting]:
+    """Alerting on each PSA's simulator in turn."""
+    with alerting_on(request.param, demo_db) as found:
+        yield found
 
 
 def map_account(customer_id: str, company_external_id: int) -> PsaCompany:
@@ -99,9 +125,9 @@ async def debug(a: Alerting, message_id: str, base_url: str | None = None) -> di
 
 
 async def test_a_pushed_alert_becomes_a_ticket_on_the_board_for_the_mapped_company(
-    alerting: Alerting,
+    psa_alerting: Alerting,
 ) -> None:
-    a = alerting
+    a = psa_alerting
     customer = a.demo.mailprotector_customers[0]
     company_id = next(iter(a.demo.world.companies))
     async with a.console() as console:
@@ -114,17 +140,19 @@ async def test_a_pushed_alert_becomes_a_ticket_on_the_board_for_the_mapped_compa
     [result] = await deliver_alerts(a.ctx.secrets, FAST)
     assert result.state == "created"
     [ticket] = a.tickets
+    assert result.ticket_id == ticket.id and ticket.reference == external_ref(Alert.get())
     assert ticket.board_id == a.board_id and ticket.company_id == company_id
     assert ticket.summary == "Outbound spam from jdoe@"
-    assert ticket.initial_description == "Mailbox jdoe sent 4,000 messages in an hour."
-    assert ticket.priority_id == 1
+    assert ticket.description == "Mailbox jdoe sent 4,000 messages in an hour."
+    # The vendor's highest priority: ConnectWise's priority 1, Autotask's Critical (4).
+    assert ticket.priority == {"connectwise": 1, "autotask": 4}[a.demo.psa]
     report = await debug(a, sent["messageId"])
     assert report["status"] == "created" and report["ticketId"] == ticket.id
     assert report["statusCode"] == 201 and report["errors"] == []
 
 
-async def test_the_same_alert_id_twice_gives_one_ticket(alerting: Alerting) -> None:
-    a = alerting
+async def test_the_same_alert_id_twice_gives_one_ticket(psa_alerting: Alerting) -> None:
+    a = psa_alerting
     customer = a.demo.mailprotector_customers[1]
     async with a.console() as console:
         await console.enable()
@@ -132,7 +160,7 @@ async def test_the_same_alert_id_twice_gives_one_ticket(alerting: Alerting) -> N
         first = await console.send_alert(customer.id, "Quarantine full", alert_id="mp-7")
         await deliver_alerts(a.ctx.secrets, FAST)
         again = await console.send_alert(customer.id, "Quarantine full", alert_id="mp-7")
-    await deliver_alerts(a.ctx.secrets, FAST)
+    assert await deliver_alerts(a.ctx.secrets, FAST) == []  # nothing new to deliver
     assert again["messageId"] == first["messageId"]
     assert len(a.tickets) == 1 and Alert.select().count() == 1
 
@@ -163,8 +191,10 @@ async def test_with_the_psa_down_the_ticket_is_made_once_it_is_back(alerting: Al
     assert (await debug(a, sent["messageId"]))["status"] == "created"
 
 
-async def test_a_ticket_whose_reply_was_lost_is_found_not_made_again(alerting: Alerting) -> None:
-    a = alerting
+async def test_a_ticket_whose_reply_was_lost_is_found_not_made_again(
+    psa_alerting: Alerting,
+) -> None:
+    a = psa_alerting
     customer = a.demo.mailprotector_customers[3]
     company_id = next(iter(a.demo.world.companies))
     async with a.console() as console:
@@ -174,22 +204,21 @@ async def test_a_ticket_whose_reply_was_lost_is_found_not_made_again(alerting: A
     # A worker POSTed the ticket and died before storing its id: the PSA has it, we do not.
     alert = Alert.get()
     Alert.update(attempts=1).where(Alert.id == alert.id).execute()
-    made_before = Ticket(99001, "Virus outbreak", a.board_id, company_id, "", 3, utcnow(),
-                         external_xref=external_ref(alert))  # fmt: skip
-    a.demo.world.tickets[made_before.id] = made_before
+    plant_ticket(a.demo, 99001, "Virus outbreak", a.board_id, company_id, external_ref(alert))
     a.faults.log.clear()
     [result] = await deliver_alerts(a.ctx.secrets, FAST)
     assert result.state == "created" and result.ticket_id == 99001
-    assert not [p for m, p in a.faults.log if m == "POST"]
-    assert len(a.tickets) == 1
+    assert psa_ticket_writes(a.demo) == []
+    assert [t.id for t in a.tickets] == [99001] and Alert.get().ticket_id == 99001
 
 
 async def test_a_worker_killed_after_its_ticket_was_made_does_not_make_it_again(
-    alerting: Alerting,
+    psa_alerting: Alerting,
 ) -> None:
-    """A real `msp-tui alerts retry` process, SIGKILLed after ConnectWise made the ticket and
-    before the worker heard back: the restarted worker finds the ticket by its externalXRef."""
-    a = alerting
+    """A real `msp-tui alerts retry` process, SIGKILLed after the PSA made the ticket and
+    before the worker heard back: the restarted worker finds the ticket by its reference
+    (ConnectWise's externalXRef, the reference line of Autotask's description)."""
+    a = psa_alerting
     share_psa_keys(a.ctx)
     customer = a.demo.mailprotector_customers[2]
     async with a.console() as console:
@@ -198,7 +227,7 @@ async def test_a_worker_killed_after_its_ticket_was_made_does_not_make_it_again(
         await console.send_alert(customer.id, "Outbound spam", alert_id="o1")
     db = str(a.demo.store)
     a.faults.log.clear()
-    a.faults.hang_after_write = 1  # the ticket is made, the reply held
+    hold_reply_of_next_write(a.demo)  # the ticket is made, the reply held
     worker = alerts_retry(db)
     await asyncio.to_thread(wait_while_running, worker, lambda: a.faults.replies_held)
     [made] = a.tickets
@@ -212,7 +241,7 @@ async def test_a_worker_killed_after_its_ticket_was_made_does_not_make_it_again(
     out, _ = await asyncio.to_thread(again.communicate, None, 60)
     assert again.returncode == 0, out
     assert f"created: ticket {made.id} (found: it was made before)" in out, out
-    assert [p for m, p in a.faults.log if m == "POST"] == []  # found, not made again
+    assert psa_ticket_writes(a.demo) == []  # found, not made again
     assert len(a.tickets) == 1 and Alert.get().ticket_id == made.id
 
 

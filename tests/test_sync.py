@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from peewee import OperationalError
 from processes import share_secrets, wait_while_running
+from recon_world import psa_book, sim_quantity, sim_units
 from stored import stored_text
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
@@ -25,13 +27,25 @@ from adapters.http import RetryPolicy
 from adapters.sandbox import Faults, LoopbackServer, World, build_world
 from adapters.sandbox.connectwise import connectwise_app
 from adapters.sandbox.spamtitan import spamtitan_app
+from adapters.sandbox.world import (
+    NEW_REVENUE,
+    NO_CHANGE,
+    NO_VENDOR_DATA,
+    RECONCILE,
+    SPAMTITAN_PRODUCT,
+    STALE,
+)
 from adapters.spamtitan import SpamTitanAdapter
 from msp_tui.cli import main
 from msp_tui.context import Context
 from msp_tui.logs import log_path
+from msp_tui.reconcile import reconciliation_lines
+from msp_tui.store.db import writing
 from msp_tui.store.models import (
     MODELS,
+    AccountMapping,
     Integration,
+    PsaAgreement,
     PsaAgreementLine,
     PsaCompany,
     PsaConnection,
@@ -427,3 +441,78 @@ def test_a_killed_sync_is_shown_interrupted(
     out = capsys.readouterr().out
     assert "Last sync failed" in out and "its process ended before it finished" in out
     assert "next: msp-tui sync spamtitan" in out
+
+
+async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa_mapped) -> None:
+    """Synced from ConnectWise or Autotask, every situation the demo world was built with shows
+    with its status, and every PSA quantity is what the PSA's simulator holds today."""
+    demo, ctx = psa_mapped
+    outcome = await sync_psa(PsaConnection.get(), ctx.secrets, mode="full")
+    assert outcome.ok, outcome.error
+    world = demo.world
+    # Autotask's sync reads recurring service contracts only, not block hours.
+    expected = {
+        a.id
+        for a in world.additions.values()
+        if demo.psa == "connectwise" or world.agreements[a.agreement_id].billing_cycle
+    }
+    assert {r.external_id for r in PsaAgreementLine.select()} == expected
+    for row in PsaAgreementLine.select():
+        assert float(row.quantity) == sim_units(demo, row.external_id), row.external_id
+    cancelled = {a.external_id for a in PsaAgreement.select().where(PsaAgreement.cancelled)}
+    assert cancelled == {a.id for a in world.agreements.values() if a.status == "Cancelled"}
+    lines = {(line.company_external_id, line.product_identifier): line
+             for line in reconciliation_lines() if line.company_id is not None}  # fmt: skip
+    silent: list[int] = []
+    seen: Counter[str] = Counter()
+    for group, situation in world.situations.items():
+        line = lines.get((world.truth[group], SPAMTITAN_PRODUCT))
+        assert line is not None, (group, situation)
+        seen[situation] += 1
+        on = [PsaAgreementLine.get_by_id(i) for i in line.line_ids]
+        live = [r for r in on if PsaAgreement.get_by_id(r.agreement_id).external_id
+                not in cancelled]  # fmt: skip
+        held = sum(sim_units(demo, r.external_id) for r in (live or on))
+        if situation == NEW_REVENUE:
+            assert (line.status, line.psa_quantity, on) == ("new_revenue", None, [])
+            assert line.vendor_quantity > 0
+        elif situation == STALE:  # the line left on a cancelled (Autotask: inactive) contract
+            assert len(on) > len(live), line
+            # Renewed on a live agreement at the vendor's count, or only the stale line left.
+            assert line.status == ("no_change" if live else "stale"), line
+            assert float(line.psa_quantity) == held
+        else:
+            assert len(live) == len(on) == 1 and float(line.psa_quantity) == held
+            if situation == NO_CHANGE:
+                assert line.status == "no_change" and line.vendor_quantity == line.psa_quantity
+            elif situation == RECONCILE:
+                assert line.status == "reconcile" and line.vendor_quantity != line.psa_quantity
+            else:
+                # SpamTitan answers a maximum of 0 for a group that sent no mail in the window,
+                # and a count of 0 is a count: the line reads as one to reconcile down to 0.
+                assert situation == NO_VENDOR_DATA
+                assert line.status == "reconcile" and line.vendor_quantity == 0
+                silent.append(line.company_id)
+    assert seen == Counter(world.situations.values()) and set(seen) == {
+        NO_CHANGE, RECONCILE, NEW_REVENUE, NO_VENDOR_DATA, STALE,
+    }  # fmt: skip
+    # With no count at all (a vendor that never reported those accounts): No vendor data.
+    accounts = AccountMapping.select(AccountMapping.vendor_account).where(
+        AccountMapping.psa_company.in_(silent)
+    )
+    with writing():
+        UsageCount.delete().where(UsageCount.account.in_(accounts)).execute()
+    quiet = [line for line in reconciliation_lines() if line.company_id in silent]
+    assert quiet and all(line.status == "no_vendor_data" for line in quiet)
+    assert all(float(line.psa_quantity) == sim_quantity(demo, line) for line in quiet)
+
+    if demo.psa == "autotask":
+        # Units are read from this billing period's row; the book lists last month's first,
+        # always with other units.
+        book, this_month = psa_book(demo), world.today.replace(day=1)
+        for row in PsaAgreementLine.select():
+            last, current = book.rows_of(row.external_id)[:2]
+            assert last.start < this_month == current.start and last.id < current.id
+            assert float(row.quantity) == current.units != last.units
+        inactive = PsaAgreement.select().where(PsaAgreement.cancelled)
+        assert inactive and all(a.agreement_status == "Inactive" for a in inactive)

@@ -1,4 +1,6 @@
-"""Approved changes written to the ConnectWise simulator through the outbox."""
+"""Approved and adjusted changes written through the outbox to the PSA's simulator, once for
+each PSA: ConnectWise (a PATCH of the agreement addition) and Autotask (a POSTed
+ContractServiceAdjustment, a change of units from a date)."""
 
 from __future__ import annotations
 
@@ -6,61 +8,97 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from processes import share_psa_keys, wait_while_running
-from recon_world import FAST, cw_faults, demo_external, line_for, sim_quantity
+from recon_world import (
+    FAST,
+    added_lines,
+    demo_external,
+    edit_in_psa,
+    hold_reply_of_next_write,
+    line_for,
+    psa_book,
+    psa_faults,
+    psa_writes,
+    sim_quantity,
+)
 
+from adapters.sandbox.autotask_book import month_end, parse_day
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
 from msp_tui.cli import main
 from msp_tui.logs import log_path
-from msp_tui.store.models import AuditEvent, Decision, PsaAgreement
-from msp_tui.writeback import OutboxBusy, decide, outbox_lock, push_pending
+from msp_tui.store.db import writing
+from msp_tui.store.models import AuditEvent, Decision, PsaAgreement, PsaAgreementLine, PsaProduct
+from msp_tui.writeback import OutboxBusy, agreement_choices, decide, outbox_lock, push_pending
 
 
-async def test_approve_sends_the_right_patch(mapped) -> None:
-    demo, ctx = mapped
+def where(line) -> tuple[int, int]:
+    """The PSA's ids of the line's agreement and product (Autotask: contractID, serviceID)."""
+    row = PsaAgreementLine.get_by_id(line.line_ids[0])
+    agreement = PsaAgreement.get_by_id(row.agreement_id)
+    return agreement.external_id, PsaProduct.get_by_id(line.product_id).external_id
+
+
+def reply_lost(decision: Decision) -> None:
+    """The worker wrote the decision and died before it stored that: it waits again."""
+    with writing():
+        Decision.update(state="pending", pushed_at=None).where(Decision.id == decision.id).execute()
+
+
+async def test_approve_writes_the_change_once(psa_mapped) -> None:
+    demo, ctx = psa_mapped
     line = line_for(demo, RECONCILE)
     assert line.vendor_quantity != line.psa_quantity
+    assert sim_quantity(demo, line) == float(line.psa_quantity)
     decide(line, "approve", "tester")
-    cw_faults(demo).log.clear()
+    psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
     assert result.state == "pushed"
     assert sim_quantity(demo, line) == float(line.vendor_quantity)
-    patches = [p for m, p in cw_faults(demo).log if m == "PATCH"]
-    assert len(patches) == 1 and patches[0].endswith(f"/additions/{demo_external(line)}")
+    [write] = psa_writes(demo)
+    if demo.psa == "connectwise":
+        assert write.endswith(f"/additions/{demo_external(line)}")
+    else:
+        [adjustment] = psa_book(demo).adjustments
+        contract, service = where(line)
+        assert adjustment["unitChange"] == int(line.vendor_quantity - line.psa_quantity)
+        assert (adjustment["contractID"], adjustment["serviceID"]) == (contract, service)
     assert AuditEvent.select().where(AuditEvent.action == "push.pushed").count() == 1
 
 
-async def test_a_restarted_worker_pushes_exactly_once(mapped) -> None:
-    demo, ctx = mapped
+async def test_a_restarted_worker_pushes_exactly_once(psa_mapped) -> None:
+    demo, ctx = psa_mapped
     line = line_for(demo, RECONCILE)
     decide(line, "approve", "tester")
     # The worker died after the decision was stored and before it pushed: a new one starts.
-    cw_faults(demo).log.clear()
+    psa_faults(demo).log.clear()
     first = await push_pending(ctx.secrets, "tester")
     again = await push_pending(ctx.secrets, "tester")  # and a second restart finds nothing
     assert [r.state for r in first] == ["pushed"] and again == []
-    assert len([p for m, p in cw_faults(demo).log if m == "PATCH"]) == 1
-    # The worker died after its PATCH landed but before it marked the decision pushed.
+    assert len(psa_writes(demo)) == 1
+    # The worker died after its write landed but before it marked the decision pushed.
     other = line_for(demo, RECONCILE)
+    assert other.key != line.key
     decision = decide(other, "approve", "tester")
-    demo.world.additions[demo_external(other)].quantity = float(other.vendor_quantity)
-    cw_faults(demo).log.clear()
+    edit_in_psa(demo, other, int(other.vendor_quantity))
+    psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
     assert result.state == "pushed" and "already" in result.message
-    assert [p for m, p in cw_faults(demo).log if m == "PATCH"] == []
+    assert psa_writes(demo) == []
     assert Decision.get_by_id(decision.id).state == "pushed"
+    assert sim_quantity(demo, other) == float(other.vendor_quantity)
 
 
-async def test_a_quantity_changed_in_the_psa_is_a_conflict(mapped) -> None:
-    demo, ctx = mapped
+async def test_a_quantity_changed_in_the_psa_is_a_conflict(psa_mapped) -> None:
+    demo, ctx = psa_mapped
     line = line_for(demo, RECONCILE)
     decision = decide(line, "approve", "tester")
-    demo.world.additions[demo_external(line)].quantity = 999.0  # someone edited the agreement
-    cw_faults(demo).log.clear()
+    edit_in_psa(demo, line, 999)  # someone edited the agreement line
+    psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
     assert result.state == "conflict"
     stored = Decision.get_by_id(decision.id)
@@ -68,46 +106,102 @@ async def test_a_quantity_changed_in_the_psa_is_a_conflict(mapped) -> None:
         stored.conflict_quantity == Decimal(999) and stored.psa_quantity_seen == line.psa_quantity
     )
     assert sim_quantity(demo, line) == 999.0
-    assert [p for m, p in cw_faults(demo).log if m == "PATCH"] == []
+    assert psa_writes(demo) == []
 
 
 @pytest.mark.parametrize("fault", ["status_500", "rate_limit_429"])
-async def test_psa_errors_are_retried_then_fail_with_a_message(mapped, fault: str) -> None:
-    demo, ctx = mapped
+async def test_psa_errors_are_retried_then_fail_with_a_message(psa_mapped, fault: str) -> None:
+    demo, ctx = psa_mapped
+    faults = psa_faults(demo)
     line = line_for(demo, RECONCILE)
     decision = decide(line, "approve", "tester")
-    cw_faults(demo).retry_after_s = 0
-    setattr(cw_faults(demo), fault, 1)  # one error: retried, then it goes through
+    faults.retry_after_s = 0
+    setattr(faults, fault, 1)  # one error: retried, then it goes through
     [ok] = await push_pending(ctx.secrets, "tester", FAST)
-    assert ok.state == "pushed"
+    assert ok.state == "pushed" and sim_quantity(demo, line) == float(line.vendor_quantity)
     other = line_for(demo, RECONCILE)
     decision = decide(other, "approve", "tester")
-    setattr(cw_faults(demo), fault, 50)  # it keeps failing
+    setattr(faults, fault, 50)  # it keeps failing
     [failed] = await push_pending(ctx.secrets, "tester", FAST)
     stored = Decision.get_by_id(decision.id)
     assert failed.state == stored.state == "failed" and stored.last_error
     assert "500" in stored.last_error or "429" in stored.last_error
-    setattr(cw_faults(demo), fault, 0)  # nothing lost: the next run pushes it
+    assert sim_quantity(demo, other) == float(other.psa_quantity)
+    setattr(faults, fault, 0)  # nothing lost: the next run pushes it
+    faults.log.clear()
     [later] = await push_pending(ctx.secrets, "tester", FAST)
     assert later.state == "pushed" and sim_quantity(demo, other) == float(other.vendor_quantity)
+    assert len(psa_writes(demo)) == 1
 
 
-async def test_new_revenue_adds_a_line_once(mapped) -> None:
-    demo, ctx = mapped
+async def test_new_revenue_adds_a_line_once(psa_mapped) -> None:
+    demo, ctx = psa_mapped
     line = line_for(demo, NEW_REVENUE)
-    agreement = (
-        PsaAgreement.select()
-        .where((PsaAgreement.company == line.company_id) & ~PsaAgreement.cancelled)
-        .first()
-    )
-    if agreement is None:
-        pytest.skip("this company has no active agreement in the seeded world")
-    decide(line, "approve", "tester", agreement=agreement)
+    assert line.line_ids == [] and line.vendor_quantity
+    agreement = agreement_choices(line.company_id)[0]
+    product = PsaProduct.get_by_id(line.product_id).external_id
+    assert added_lines(demo, agreement.external_id, product) == []
+    decision = decide(line, "approve", "tester", agreement=agreement)
+    psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
     assert result.state == "pushed"
-    added = [a for a in demo.world.agreement_additions(agreement.external_id)
-             if a.quantity == float(line.vendor_quantity)]  # fmt: skip
-    assert added
+    assert added_lines(demo, agreement.external_id, product) == [float(line.vendor_quantity)]
+    reply_lost(decision)  # pushed again: the line is found, not added a second time
+    [again] = await push_pending(ctx.secrets, "tester")
+    assert again.state == "pushed" and "already added" in again.message
+    assert added_lines(demo, agreement.external_id, product) == [float(line.vendor_quantity)]
+    assert len(psa_writes(demo)) == 1
+    if demo.psa == "autotask":  # an adjustment for a service not on the contract adds it
+        [adjustment] = psa_book(demo).adjustments
+        assert adjustment["unitChange"] == int(line.vendor_quantity)
+        assert (adjustment["contractID"], adjustment["serviceID"]) == (
+            agreement.external_id,
+            product,
+        )
+
+
+async def test_adjust_writes_the_operators_quantity_from_its_date(psa_mapped) -> None:
+    demo, ctx = psa_mapped
+    line = line_for(demo, RECONCILE)
+    today = demo.world.today
+    first_of_month = today.replace(day=1)
+    quantity = int(line.psa_quantity) + 7
+    decide(line, "adjust", "tester", quantity=Decimal(quantity), effective_date=first_of_month)
+    psa_faults(demo).log.clear()
+    [result] = await push_pending(ctx.secrets, "tester")
+    assert result.state == "pushed"
+    assert len(psa_writes(demo)) == 1
+    assert sim_quantity(demo, line) == quantity
+    if demo.psa == "autotask":
+        [adjustment] = psa_book(demo).adjustments
+        assert parse_day(adjustment["effectiveDate"]) == first_of_month
+        assert adjustment["unitChange"] == 7
+        assert (adjustment["contractID"], adjustment["serviceID"]) == where(line)
+        for day in (first_of_month, today, month_end(today), month_end(today) + timedelta(1)):
+            assert sim_quantity(demo, line, day) == quantity, day  # from that day on
+
+
+async def test_a_future_effective_date_is_re_read_as_of_that_date(psa_mapped) -> None:
+    """The change starts next month: the re-read before the write is done as of that date, so a
+    push whose reply was lost finds it there and does not write it again."""
+    demo, ctx = psa_mapped
+    line = line_for(demo, RECONCILE)
+    start = month_end(demo.world.today) + timedelta(days=1)
+    quantity = int(line.psa_quantity) + 5
+    decision = decide(line, "adjust", "tester", quantity=Decimal(quantity), effective_date=start)
+    psa_faults(demo).log.clear()
+    [first] = await push_pending(ctx.secrets, "tester")
+    assert first.state == "pushed"
+    reply_lost(decision)
+    [again] = await push_pending(ctx.secrets, "tester")
+    assert again.state == "pushed" and "already" in again.message
+    assert len(psa_writes(demo)) == 1
+    assert sim_quantity(demo, line, start) == quantity
+    if demo.psa == "autotask":  # this month keeps its units; the change is next month's
+        assert sim_quantity(demo, line) == float(line.psa_quantity)
+        [adjustment] = psa_book(demo).adjustments
+        assert parse_day(adjustment["effectiveDate"]) == start
+        assert adjustment["unitChange"] == 5
 
 
 def outbox_push(db: Path) -> subprocess.Popen:
@@ -119,20 +213,20 @@ def outbox_push(db: Path) -> subprocess.Popen:
 
 def approved_for_a_worker(mapped):
     """An approved decision for an `outbox push` subprocess to write: the store's path, the
-    line, the decision and the ConnectWise simulator's faults (its log cleared)."""
+    line, the decision and the PSA simulator's faults (its log cleared)."""
     demo, ctx = mapped
     share_psa_keys(ctx)  # the subprocess reads the PSA keys from the file store, as cron would
     line = line_for(demo, RECONCILE)
     decision = decide(line, "approve", "tester")
-    faults = cw_faults(demo)
+    faults = psa_faults(demo)
     faults.log.clear()
     return demo.store, line, decision, faults
 
 
-def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
+def test_a_killed_worker_process_restarted_pushes_exactly_once(psa_mapped) -> None:
     """A real `msp-tui outbox push` process, killed with SIGKILL while its PSA call hangs."""
-    demo, _ = mapped
-    db, line, decision, faults = approved_for_a_worker(mapped)
+    demo, _ = psa_mapped
+    db, line, decision, faults = approved_for_a_worker(psa_mapped)
     faults.hang = 1  # the worker's first PSA call never answers
     worker = outbox_push(db)
     wait_while_running(worker, lambda: faults.in_flight)
@@ -148,24 +242,26 @@ def test_a_killed_worker_process_restarted_pushes_exactly_once(mapped) -> None:
     assert again.returncode == 0, out
     assert f"#{decision.id} pushed" in out
     assert sim_quantity(demo, line) == float(line.vendor_quantity)
-    assert len([p for m, p in faults.log if m == "PATCH"]) == 1
+    assert len(psa_writes(demo)) == 1
     assert Decision.get_by_id(decision.id).state == "pushed"
     third = outbox_push(db)  # a third run finds nothing left to write
     out, _ = third.communicate(timeout=60)
     assert third.returncode == 0 and "nothing to write" in out, out
-    assert len([p for m, p in faults.log if m == "PATCH"]) == 1
+    assert len(psa_writes(demo)) == 1
 
 
-def test_a_worker_killed_after_its_patch_landed_does_not_write_it_again(mapped) -> None:
-    """SIGKILL after ConnectWise carried the PATCH out and before the worker heard back: the
-    PSA holds the new quantity, the store still says pending. A restarted worker re-reads the
-    line, sees the target there and only marks it pushed."""
-    demo, _ = mapped
-    db, line, decision, faults = approved_for_a_worker(mapped)
-    faults.hang_after_write = 1  # the PATCH is applied, its reply held
+def test_a_worker_killed_after_its_write_landed_does_not_write_it_again(psa_mapped) -> None:
+    """SIGKILL after the PSA carried the write out (ConnectWise's PATCH, Autotask's adjustment)
+    and before the worker heard back: the PSA holds the new quantity, the store still says
+    pending. A restarted worker re-reads the line, sees the target there and only marks it
+    pushed."""
+    demo, _ = psa_mapped
+    db, line, decision, faults = approved_for_a_worker(psa_mapped)
+    hold_reply_of_next_write(demo)  # the write is applied, its reply held
     worker = outbox_push(db)
     wait_while_running(worker, lambda: faults.replies_held)
     assert sim_quantity(demo, line) == float(line.vendor_quantity)  # the write landed
+    assert len(psa_writes(demo)) == 1
     worker.kill()
     worker.wait(timeout=10)
     faults.release_hangs()
@@ -177,28 +273,32 @@ def test_a_worker_killed_after_its_patch_landed_does_not_write_it_again(mapped) 
     assert again.returncode == 0, out
     assert f"#{decision.id} pushed" in out and "already" in out, out
     assert f"PSA write of decision #{decision.id} (approve" in log_path().read_text()  # B12
-    assert [p for m, p in faults.log if m == "PATCH"] == []  # not written a second time
+    assert psa_writes(demo) == []  # not written a second time
     assert sim_quantity(demo, line) == float(line.vendor_quantity)
     assert Decision.get_by_id(decision.id).state == "pushed"
+    if demo.psa == "autotask":
+        assert len(psa_book(demo).adjustments) == 1
 
 
-async def test_one_outbox_writer_at_a_time(mapped) -> None:
-    demo, ctx = mapped
-    decision = decide(line_for(demo, RECONCILE), "approve", "tester")
+async def test_one_outbox_writer_at_a_time(psa_mapped) -> None:
+    demo, ctx = psa_mapped
+    line = line_for(demo, RECONCILE)
+    decision = decide(line, "approve", "tester")
     with outbox_lock() as held:  # as another process's worker would hold it
         assert held
         with pytest.raises(OutboxBusy, match="another msp-tui is writing"):
             await push_pending(ctx.secrets, "tester")
     assert Decision.get_by_id(decision.id).state == "pending"
+    assert sim_quantity(demo, line) == float(line.psa_quantity)
     [result] = await push_pending(ctx.secrets, "tester")  # the lock is free again
-    assert result.state == "pushed"
+    assert result.state == "pushed" and sim_quantity(demo, line) == float(line.vendor_quantity)
 
 
-async def test_outbox_list_shows_what_waits_and_why(mapped, capsys) -> None:
-    demo, ctx = mapped
+async def test_outbox_list_shows_what_waits_and_why(psa_mapped, capsys) -> None:
+    demo, ctx = psa_mapped
     line = line_for(demo, RECONCILE)
     decision = decide(line, "approve", "tester")
-    demo.world.additions[demo_external(line)].quantity = 999.0
+    edit_in_psa(demo, line, 999)
     await push_pending(ctx.secrets, "tester")  # a conflict
     db = str(demo.store)
     assert main(["--db", db, "outbox", "list", "--json"]) == 0
