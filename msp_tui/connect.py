@@ -104,7 +104,7 @@ async def psa_boards(secrets: SecretStore) -> list[Board]:
     permission that is missing) or ConnectError when no PSA is connected."""
     connection = psa_connection()
     if connection is None:
-        raise ConnectError("connect the PSA first: msp-tui psa set connectwise ...")
+        raise ConnectError("connect the PSA first: msp-tui psa set connectwise|autotask ...")
     async with psa_adapter(connection, secrets) as adapter:
         try:
             return await adapter.boards()

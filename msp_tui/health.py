@@ -120,7 +120,7 @@ def psa_health(
 ) -> Health:  # fmt: skip
     if not connected:
         return Health("disconnected", "Not connected", "", "press enter to connect it (start here)",
-                      "msp-tui psa set connectwise --help")  # fmt: skip
+                      "msp-tui psa set --help")  # fmt: skip
     if failed := _last_sync_failed(run_state, run_started_at, run_error,
                                    "press s to sync again, enter to check the settings",
                                    "msp-tui sync psa"):  # fmt: skip

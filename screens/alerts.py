@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from msp_tui.alerts import AlertRow, alert_counts, alert_rows, retry_now
+from msp_tui.sources import psa_words
 from screens.indicator import AppHeader
 from screens.pairing import PairingList
 from screens.shown import plain, shown
@@ -29,7 +30,7 @@ the PSA board chosen for its integration, for the company its account is mapped 
 """
 NO_ALERTS = (
     "No alerts yet. Vendors send them to the Vendor API once an integration has the Alerts"
-    " module and a board (l on its card)."
+    " module and a {board} (l on its card)."
 )
 STATE_STYLES = {"created": "$success", "queued": "$warning", "failed": "$error"}
 
@@ -72,6 +73,7 @@ class AlertsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._board_word = psa_words().board  # where the PSA puts tickets: board, queue
         self.load()
         self.query_one(AlertList).focus()
         self.watch(self.app, "alert_rounds", self.load, init=False)
@@ -100,7 +102,7 @@ class AlertsScreen(Screen):
     def show_detail(self, row: AlertRow | None) -> None:
         detail = self.query_one("#alert-detail", Static)
         if row is None:
-            detail.update(NO_ALERTS)
+            detail.update(NO_ALERTS.format(board=self._board_word))
             return
         lines = [
             f"[b]{shown(row.title)}[/b] · priority {row.priority}",
@@ -108,7 +110,9 @@ class AlertsScreen(Screen):
             f" · alert {shown(row.alert_id)} · received {row.created_at:%Y-%m-%d %H:%M} UTC",
         ]
         company = shown(row.company) if row.company else "no PSA company (map the account)"
-        board = f"the board {shown(row.board)}" if row.board else "no board (l on the integration)"
+        word = self._board_word
+        board = (f"the {word} {shown(row.board)}" if row.board
+                 else f"no {word} (l on the integration)")  # fmt: skip
         if row.state == "created":
             lines.append(f"Ticket #{row.ticket_id} for {company} on {board}.")
         elif row.state == "failed":

@@ -37,10 +37,10 @@ def help_text(screen: Screen) -> str:
     if own:
         parts.append("## Keys here\n" + _keys_list(own))
     for node in (screen.focused, *(screen.focused.ancestors if screen.focused else ())):
-        text = getattr(type(node), "HELP", None)
+        text = getattr(node, "HELP", None)  # a screen may word its help at runtime
         if text and text.strip() not in "\n".join(parts):
             parts.append(text.strip())
-    screen_help = getattr(type(screen), "HELP", None)
+    screen_help = getattr(screen, "HELP", None)
     if screen_help and screen_help.strip() not in "\n".join(parts):
         parts.append(screen_help.strip())
     if everywhere:

@@ -22,6 +22,7 @@ from msp_tui.overview import (
     psa_summary,
 )
 from msp_tui.reconcile import ReviewSummary, review_summary
+from msp_tui.sources import PSA_TITLES, PsaWords, psa_words
 from msp_tui.writeback import current_period
 from screens.indicator import AppHeader
 from screens.shown import sentence, shown
@@ -30,15 +31,14 @@ EMPTY_STATE = """\
 [b]No integrations yet.[/b]
 
 msp-tui compares what your vendors count (SpamTitan, Mailprotector) with what your PSA \
-(ConnectWise Manage) bills, and fixes the agreements you approve.
+({psa}) bills, and fixes the {agreements} you approve.
 
-To begin: press [b]enter[/b] on the PSA card to connect ConnectWise Manage, then connect a \
-vendor below, map its accounts and services, and reconcile. Press [b]?[/b] for help on any \
-screen, [b]ctrl+p[/b] for every command, [b]q[/b] to quit.
+To begin: press [b]enter[/b] on the PSA card to connect it, then connect a vendor below, map \
+its accounts and services, and reconcile. Press [b]?[/b] for help on any screen, [b]ctrl+p[/b] \
+for every command, [b]q[/b] to quit.
 """
-FIRST_STEP = (
-    "press [b]enter[/b] on the PSA card to connect ConnectWise Manage, then connect a vendor below,"
-)
+FIRST_STEP = "press [b]enter[/b] on the PSA card to connect it, then connect a vendor below,"
+ANY_PSA = " or ".join(PSA_TITLES.values())  # ConnectWise Manage or Autotask
 NEXT_STEP = "the PSA is connected; now pick a vendor below, press [b]enter[/b] to connect it,"
 CATALOG = {
     "spamtitan": ("SpamTitan", "Email security · pulled with an API URL and key"),
@@ -73,16 +73,26 @@ def health_lines(health: Health, last: str) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def psa_card(psa: PsaSummary | None) -> CardData:
+def empty_state(words: PsaWords | None) -> str:
+    """The first-run text, naming the PSA connected (or the ones msp-tui knows)."""
+    if words is None:
+        return EMPTY_STATE.format(psa=ANY_PSA, agreements="agreements or contracts")
+    text = EMPTY_STATE.format(psa=words.psa, agreements=f"{words.agreement}s")
+    return text.replace(FIRST_STEP, NEXT_STEP)
+
+
+def psa_card(psa: PsaSummary | None, words: PsaWords | None = None) -> CardData:
     if psa is None:
         health = psa_not_connected()
-        return CardData("psa", "psa", "ConnectWise Manage (PSA)",
+        return CardData("psa", "psa", f"PSA ({ANY_PSA})",
                         (f"{health.title} · {health.next_step}",), health.key)  # fmt: skip
-    counts = f"{psa.companies} companies · {psa.products} products · {psa.lines} agreement lines"
+    words = words or psa_words()
+    counts = (f"{psa.companies} companies · {psa.products} products ·"
+              f" {psa.lines} {words.agreement} lines")  # fmt: skip
     return CardData(
         "psa",
         "psa",
-        f"ConnectWise Manage (PSA) · {psa.site}",
+        f"{words.psa} (PSA) · {psa.site}",
         (*health_lines(psa.health, f"last sync {_when(psa.last_sync_at)}"), counts),
         psa.health.key,
     )
@@ -233,7 +243,7 @@ class HomeScreen(Screen):
         yield Input(placeholder="search cards", id="card-search", classes="-hidden")
         # The scroll containers take no focus: the cards do (Down never lands on nothing).
         with VerticalScroll(id="home", can_focus=False):
-            yield EmptyState(EMPTY_STATE, id="empty-state")
+            yield EmptyState(empty_state(None), id="empty-state")
             yield VerticalScroll(id="cards", can_focus=False)
         yield Footer()
 
@@ -254,7 +264,8 @@ class HomeScreen(Screen):
     def cards(self) -> list[CardData]:
         summaries = integration_summaries()
         psa = psa_summary()
-        cards = [psa_card(psa)]
+        self._psa_words = psa_words() if psa is not None else None
+        cards = [psa_card(psa, self._psa_words)]
         if psa is not None and summaries:
             cards.append(reconcile_card(review_summary(current_period())))
         alerts = alert_counts()
@@ -292,8 +303,7 @@ class HomeScreen(Screen):
         await box.mount_all(widgets)
         empty = self.query_one(EmptyState)
         empty.display = not any(c.kind == "integration" for c in cards)
-        psa_connected = any(c.key == "psa" and c.status != "disconnected" for c in cards)
-        empty.update(EMPTY_STATE.replace(FIRST_STEP, NEXT_STEP) if psa_connected else EMPTY_STATE)
+        empty.update(empty_state(self._psa_words))
         target = next((w for w in widgets if w.card.key == focused_key), None)
         if psa_missing := next((w for w in widgets if w.card.key == "psa"
                                 and w.card.status == "disconnected"), None):  # fmt: skip

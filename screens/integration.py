@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static
 from msp_tui import connect
 from msp_tui.overview import integration_summaries
 from msp_tui.push.keys import new_partner_key
+from msp_tui.sources import psa_words
 from msp_tui.store.db import writing
 from msp_tui.store.models import Integration
 from screens.indicator import AppHeader
@@ -95,7 +96,11 @@ New vendor accounts that arrive later show as unmapped: press **m** to map them.
             + (f"Next: {summary.health.next_step}\n" if summary.health.next_step else "")
             + f"{summary.accounts} accounts ({summary.unmapped_accounts} unmapped) ·"
             f" {summary.services} services\n"
-            + (f"Alert tickets go to the board {shown(route.board_name)}\n" if route else "")
+            + (
+                f"Alert tickets go to the {psa_words().board} {shown(route.board_name)}\n"
+                if route
+                else ""
+            )
             + (
                 "\nCounts are the maximum licences over the last 30 days, weekends included;"
                 " the SpamTitan portal leaves weekends out, so it may show less."

@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
 from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
+from msp_tui.sources import PsaWords, psa_words
 from screens.pairing import PairingList, RowFormatter
 from screens.shown import plain
 
@@ -42,7 +43,7 @@ Every change is saved at once.
   suggestion scoring at least the threshold (90 unless set otherwise), after saying how many.
 - **u** unmaps the highlighted vendor row (a service loses all its products);
   **x** leaves an account out of mapping, or takes it back in (accounts only).
-- **/** searches the focused list (a product by its Product ID or description);
+- **/** searches the focused list (a product by its {product_id} or description);
   **f** cycles its filter: all, unmapped, suggested, mapped. **esc** clears the search.
 - Mouse: drag a row onto a row of the other list.
 
@@ -50,6 +51,10 @@ Vendor rows: `= Acme` exact match, mapped automatically; `→ Acme` mapped by ha
 accepted suggestion; `~92 Acme?` a suggestion and its score, not applied; `x excluded`.
 PSA rows: `✓` already mapped from at least one vendor row.
 """
+
+
+def mapping_help(words: PsaWords) -> str:
+    return MAPPING_HELP.format(product_id=words.product_id)
 
 
 def spread(left: Content, right: Content, width: int, share: int) -> Content:
@@ -67,7 +72,7 @@ def spread(left: Content, right: Content, width: int, share: int) -> Content:
 class MappingList(PairingList):
     """One side of the panel; enter picks up or drops, and the footer says so."""
 
-    HELP = MAPPING_HELP
+    HELP = MAPPING_HELP.format(product_id="Product ID")
     BINDINGS = [
         Binding("enter", "select", "Drop", id="mapping.drop",
                 tooltip="Drop what you carry on the highlighted row (or pick this row up)."),
@@ -79,7 +84,7 @@ class MappingList(PairingList):
 
 
 class MappingPanel(Widget):
-    HELP = MAPPING_HELP
+    HELP = MAPPING_HELP.format(product_id="Product ID")
 
     BINDINGS = [
         Binding("space", "pick_up", "Pick up", id="mapping.pick_up",
@@ -154,7 +159,10 @@ class MappingPanel(Widget):
         self.vendor_noun = "Vendor accounts" if accounts else "Vendor services"
         # Made here, not in compose: the footer asks check_action about them as soon as the
         # panel is in the DOM, which can be before its children are.
-        psa_hint = "Search companies" if accounts else "ID or description"
+        words = psa_words()
+        short_id = words.product_id.split()[-1]  # "ID", "name": the search box is narrow
+        by_id = f"{short_id[:1].upper()}{short_id[1:]} or description"
+        psa_hint = "Search companies" if accounts else by_id
         vendor_hint = "Search accounts" if accounts else "Search services"
         self._searches: dict[Side, Input] = {
             "psa": Input(placeholder=f"/ {psa_hint}", id="psa-search", compact=True),
@@ -164,6 +172,10 @@ class MappingPanel(Widget):
             "psa": MappingList("psa", self.format_psa_row, id="psa-list"),
             "vendor": MappingList("vendor", self.format_vendor_row, id="vendor-list"),
         }
+        # The help in the PSA's words (screens/help.py reads HELP off the widget)
+        self.HELP = mapping_help(words)
+        for mapping_list in self._lists.values():
+            mapping_list.HELP = self.HELP
 
     # --- layout --------------------------------------------------------------------------------
 

@@ -12,7 +12,13 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from msp_tui.overview import integration_summaries, psa_summary
 from msp_tui.reconcile import FILTERS
+from msp_tui.sources import PSA_TITLES, psa_words
 from screens.shown import plain
+
+PSA_FORM_HELP = {
+    "ConnectWise Manage": "ConnectWise Manage: site, company and API keys",
+    "Autotask": "Autotask: API user, secret and integration code",
+}
 
 
 @dataclass(frozen=True)
@@ -25,8 +31,8 @@ class Command:
 class MspCommands(Provider):
     async def startup(self) -> None:
         # The store is read once per opening of the palette, off the UI thread.
-        self._summaries, self._psa = await asyncio.to_thread(
-            lambda: (integration_summaries(), psa_summary())
+        self._summaries, self._psa, self._words = await asyncio.to_thread(
+            lambda: (integration_summaries(), psa_summary(), psa_words())
         )
 
     def commands(self) -> list[Command]:
@@ -44,13 +50,15 @@ class MspCommands(Provider):
             for vendor, (title, blurb) in CATALOG.items()
         ]
         psa_title = "Connect the PSA" if self._psa is None else "Change the PSA connection"
-        found.append(Command(psa_title, "ConnectWise Manage: site, company and API keys",
-                             self._opens(PsaForm)))  # fmt: skip
+        connected = self._words.psa if self._psa is not None else None
+        psa_help = PSA_FORM_HELP.get(connected, " or ".join(PSA_TITLES.values()))
+        found.append(Command(psa_title, psa_help, self._opens(PsaForm)))
         found.append(Command("Sync all", "The PSA and every pulled vendor", self._sync_all))
         found.append(Command("Schedule syncs", "Daily, weekly or monthly; serve or cron runs it",
                              self._schedule))  # fmt: skip
         if self._psa is not None:
-            found.append(Command("Sync the PSA", "Companies, products and agreements",
+            found.append(Command("Sync the PSA",
+                                 f"Companies, products and {self._words.agreement}s",
                                  partial(app.start_sync, ["psa"])))  # fmt: skip
         found += [
             Command(

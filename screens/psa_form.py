@@ -1,40 +1,52 @@
-"""The PSA form: connect ConnectWise Manage from the app (the PSAs that come next get their own
-fields here). Check makes the real calls and names the field that is wrong; Save checks, keeps
-the keys in the secret store and syncs the PSA's companies and products."""
+"""The PSA form: connect ConnectWise Manage or Autotask from the app, each with its own fields
+(screens/psa_fields.py). Check makes the real calls and names the field that is wrong; Save
+checks, keeps the keys in the secret store and syncs the PSA's companies and products. A store
+has one PSA: saving the other kind replaces the one there, after asking."""
 
 from __future__ import annotations
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from adapters.errors import Secret
 from msp_tui.psa_setup import (
     PSA_KINDS,
+    AutotaskSettings,
     ConnectWiseSettings,
     PsaSetupError,
+    check_autotask,
     check_connectwise,
+    drop_other_psas,
+    save_autotask,
     save_connectwise,
     stored_keys,
+    stored_secret,
 )
+from msp_tui.sources import psa_words
 from msp_tui.store.models import PsaConnection
 from screens.fields import field_row, mark_focused
 from screens.indicator import AppHeader
+from screens.psa_fields import ASKED, ERROR_INPUTS, FIELDS
 from screens.shown import shown
 
-# (input id, label, placeholder, masked); the field names match PsaSetupError.field
-CONNECTWISE_FIELDS = (
-    ("site", "Site", "na.myconnectwise.net (your ConnectWise address)", False),
-    ("company", "Company ID", "the company you log in with", False),
-    ("public-key", "Public key", "API member's public key", True),
-    ("private-key", "Private key", "API member's private key", True),
-    ("client-id", "Client ID", "from developer.connectwise.com", False),
-)
-FIELD_INPUTS = {"Site": "site", "Company ID": "company", "Public and private key": "public-key",
-                "Client ID": "client-id"}  # fmt: skip
+STORED = "stored: leave empty to keep"
+
+
+class KindChoice(RadioSet):
+    """The PSA kinds. A RadioSet starts its keyboard highlight at its first button; this one
+    starts it at the kind chosen, so enter there keeps it."""
+
+    def on_mount(self) -> None:
+        # Called before RadioSet's own mount handler, which highlights the first button.
+        self.call_after_refresh(self._highlight_pressed)
+
+    def _highlight_pressed(self) -> None:
+        if self.pressed_index >= 0:
+            self._selected = self.pressed_index
 
 
 class PsaForm(Screen[bool]):
@@ -42,7 +54,7 @@ class PsaForm(Screen[bool]):
 
     BINDINGS = [
         Binding("ctrl+r", "check", "Check", id="psa.check", priority=True,
-                tooltip="Call ConnectWise with these settings; nothing is saved."),
+                tooltip="Call the PSA with these settings; nothing is saved."),
         Binding("ctrl+s", "save", "Save", id="psa.save", priority=True,
                 tooltip="Check, save (keys to the secret store) and sync the PSA."),
         Binding("escape", "cancel", "Cancel", id="psa.cancel",
@@ -50,27 +62,34 @@ class PsaForm(Screen[bool]):
     ]  # fmt: skip
     HELP = """\
 ## PSA connection
-**tab** moves between fields, **ctrl+r** checks with real calls, **ctrl+s** checks, saves and
-syncs the PSA, **esc** goes back. The keys go to the secret store, never to the database; the
-API codebase is asked of your site, so there is nothing to look up.
+Choose the PSA at the top (**left**/**right**, **enter**), then **tab** through its fields.
+**ctrl+r** checks with real calls, **ctrl+s** checks, saves and syncs the PSA, **esc** goes
+back. Keys and secrets go to the secret store, never to the database. ConnectWise Manage: the
+API codebase is asked of your site. Autotask: the zone is looked up for the API user when
+Zone URL is empty. msp-tui works with one PSA: saving the other kind replaces it (it asks).
 """
 
     def __init__(self) -> None:
         super().__init__()
         self.connection = PsaConnection.select().order_by(PsaConnection.id).first()
+        self.kind = self.connection.kind if self.connection else "connectwise"
+        if self.kind not in FIELDS:
+            self.kind = "connectwise"
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
         with VerticalScroll(id="psa-form"):
             yield Label("[b]Connect the PSA[/b]: the one msp-tui reads billing from and writes to")
-            with RadioSet(id="psa-kind"):
+            with KindChoice(id="psa-kind"):
                 for kind in PSA_KINDS:
                     title = kind.title if kind.available else f"{kind.title} (soon)"
-                    yield RadioButton(title, value=kind.key == "connectwise",
+                    yield RadioButton(title, value=kind.key == self.kind, name=kind.key,
                                       disabled=not kind.available)  # fmt: skip
-            yield Static(PSA_KINDS[0].blurb, id="psa-blurb", classes="hint")
-            for input_id, label, placeholder, masked in CONNECTWISE_FIELDS:
-                yield field_row(label, input_id, placeholder, masked=masked)
+            yield Static(self._blurb(), id="psa-blurb", classes="hint")
+            for kind, fields in FIELDS.items():
+                with Vertical(id=f"fields-{kind}", classes="psa-fields"):
+                    for f in fields:
+                        yield field_row(f.label, f.input_id, f.placeholder, masked=f.masked)
             yield Static("", id="psa-status")
             with Horizontal(classes="buttons"):
                 yield Button("Check (ctrl+r)", id="check", action="screen.check")
@@ -79,17 +98,27 @@ API codebase is asked of your site, so there is nothing to look up.
         yield Footer()
 
     def on_mount(self) -> None:
-        self._stored = None
-        if self.connection is not None:
-            self.value("site", self.connection.site)
-            self.value("company", self.connection.company_identifier)
-            self.value("client-id", self.connection.client_id)
-            self._stored = stored_keys(self.app.ctx.secrets, self.connection)
-            if self._stored is not None:
-                for key in ("public-key", "private-key"):
-                    self.query_one(f"#{key}", Input).placeholder = "stored: leave empty to keep"
+        self._stored: dict[str, Secret] = {}  # input id -> the secret kept for it
+        connection = self.connection
+        if connection is not None and connection.kind == "connectwise":
+            self.value("site", connection.site)
+            self.value("company", connection.company_identifier)
+            self.value("client-id", connection.client_id)
+            keys = stored_keys(self.app.ctx.secrets, connection)
+            if keys is not None:
+                self._stored = {"public-key": keys[0], "private-key": keys[1]}
+        elif connection is not None and connection.kind == "autotask":
+            self.value("zone", connection.site)
+            self.value("username", connection.company_identifier)
+            self.value("integration-code", connection.client_id)
+            secret = stored_secret(self.app.ctx.secrets, connection)
+            if secret is not None:
+                self._stored = {"secret": secret}
+        for input_id in self._stored:
+            self.query_one(f"#{input_id}", Input).placeholder = STORED
         self._typed_at_start = self._typed()
-        self.query_one("#site", Input).focus()
+        self._show_kind()
+        self.query_one(f"#{FIELDS[self.kind][0].input_id}", Input).focus()
 
     def on_descendant_focus(self, event) -> None:
         mark_focused(self, event.widget)
@@ -101,30 +130,69 @@ API codebase is asked of your site, so there is nothing to look up.
         return field.value.strip()
 
     def _typed(self) -> tuple[str, ...]:
-        return tuple(self.value(input_id) for input_id, *_ in CONNECTWISE_FIELDS)
+        return tuple(self.value(f.input_id) for fields in FIELDS.values() for f in fields)
+
+    # --- the kind ------------------------------------------------------------------------------
+
+    def _blurb(self) -> str:
+        return next(k.blurb for k in PSA_KINDS if k.key == self.kind)
+
+    @on(RadioSet.Changed, "#psa-kind")
+    def kind_chosen(self, event: RadioSet.Changed) -> None:
+        self.kind = event.pressed.name or "connectwise"
+        self._say("")
+        self._show_kind()
+
+    def _show_kind(self) -> None:
+        for kind in FIELDS:
+            self.query_one(f"#fields-{kind}").display = kind == self.kind
+        self.query_one("#psa-blurb", Static).update(self._blurb())
+
+    def _replaced(self) -> PsaConnection | None:
+        """The connection saving this kind would replace: the store's, of the other kind."""
+        if self.connection is not None and self.connection.kind != self.kind:
+            return self.connection
+        return None
 
     # --- check and save ------------------------------------------------------------------------
 
     def _say(self, text: str) -> None:
         self.query_one("#psa-status", Static).update(text)
 
-    def _form(self) -> tuple[ConnectWiseSettings, Secret, Secret] | None:
+    def _secrets(self) -> dict[str, Secret] | None:
+        """The typed or kept secret of each secret field; None (the form says what to fill in)
+        when a field is empty."""
+        fields = FIELDS[self.kind]
+        stored = self._stored  # the saved connection's, by input id: none of the other kind's
+        empty = [f for f in fields if not f.optional and not self.value(f.input_id)]
+        # The settings first, then the keys (as the form always said it)
+        missing = [f for f in empty if not f.secret]
+        missing += [f for f in empty if f.secret and f.input_id not in stored]
+        if missing:
+            self._say(f"[yellow]Fill in: {', '.join(f.label for f in missing)}[/yellow]")
+            self.query_one(f"#{missing[0].input_id}", Input).focus()
+            return None
+        return {f.input_id: Secret(self.value(f.input_id)) if self.value(f.input_id)
+                else stored[f.input_id] for f in fields if f.secret}  # fmt: skip
+
+    async def _check(self, secrets: dict[str, Secret]):
+        options = self.app.adapter_options
+        if self.kind == "autotask":
+            settings = AutotaskSettings(self.value("username"), self.value("integration-code"),
+                                        self.value("zone") or None)  # fmt: skip
+            return await check_autotask(settings, secrets["secret"], **options)
         settings = ConnectWiseSettings(self.value("site"), self.value("company"),
                                        self.value("client-id"))  # fmt: skip
-        missing = settings.missing()
-        typed = [self.value("public-key"), self.value("private-key")]
-        if not all(typed) and self._stored is None:
-            missing += [label for (_, label, *_), key in zip(CONNECTWISE_FIELDS[2:4], typed,
-                                                              strict=True) if not key]  # fmt: skip
-        if missing:
-            self._say(f"[yellow]Fill in: {', '.join(missing)}[/yellow]")
-            first = next(i for i, label, *_ in CONNECTWISE_FIELDS if label == missing[0])
-            self.query_one(f"#{first}", Input).focus()
-            return None
-        stored = self._stored or (None, None)
-        public = Secret(typed[0]) if typed[0] else stored[0]
-        private = Secret(typed[1]) if typed[1] else stored[1]
-        return settings, public, private
+        return await check_connectwise(settings, secrets["public-key"], secrets["private-key"],
+                                       **options)  # fmt: skip
+
+    def _accepted(self, credentials) -> str:
+        if self.kind == "autotask":
+            where = f"zone {shown(credentials.zone)}"
+        else:
+            where = f"API {shown(credentials.codebase)}"
+        return (f"[green]✓ {ASKED[self.kind]} accepted these settings[/green] ({where})."
+                " ctrl+s saves them.")  # fmt: skip
 
     def action_check(self) -> None:
         self.check_and_maybe_save(save=False)
@@ -134,22 +202,49 @@ API codebase is asked of your site, so there is nothing to look up.
 
     @work(exclusive=True, group="psa-check")
     async def check_and_maybe_save(self, save: bool) -> None:
-        form = self._form()
-        if form is None:
+        secrets = self._secrets()
+        if secrets is None:
             return
-        self._say("Asking ConnectWise…")
+        self._say(f"Asking {ASKED[self.kind]}…")
         try:
-            credentials = await check_connectwise(*form, **self.app.adapter_options)
+            credentials = await self._check(secrets)
         except PsaSetupError as exc:
             self._say(f"[red]✗ {shown(exc)}[/red]")
-            self.query_one(f"#{FIELD_INPUTS.get(exc.field, 'site')}", Input).focus()
+            first = FIELDS[self.kind][0].input_id
+            self.query_one(f"#{ERROR_INPUTS[self.kind].get(exc.field, first)}", Input).focus()
             return
         if not save:
-            self._say(f"[green]✓ ConnectWise accepted these settings[/green] (API"
-                      f" {shown(credentials.codebase)}). ctrl+s saves them.")  # fmt: skip
+            self._say(self._accepted(credentials))
             return
-        save_connectwise(self.app.ctx.secrets, credentials, checked=True)
-        self.app.notify("ConnectWise connected: reading its companies and products…")
+        replaced = self._replaced()
+        if replaced is not None and not await self._replace_asked(replaced):
+            self._say(f"Not saved: {psa_words(replaced.kind).psa} stays connected.")
+            return
+        self._save(credentials, replaced)
+
+    async def _replace_asked(self, replaced: PsaConnection) -> bool:
+        from screens.wizard import ConfirmModal
+
+        words = psa_words(replaced.kind)
+        old, new = words.psa, psa_words(self.kind).psa
+        question = (f"msp-tui works with one PSA. Save {new} in place of {old}?\n{old}'s"
+                    f" companies, products and {words.agreement}s, the mappings and decisions"
+                    " made on them and its alert routes are deleted here; nothing changes in"
+                    f" {old} itself.")  # fmt: skip
+        return bool(await self.app.push_screen_wait(ConfirmModal(question)))
+
+    def _save(self, credentials, replaced: PsaConnection | None) -> None:
+        secrets = self.app.ctx.secrets
+        name = {} if replaced is not None or self.connection is None else {
+            "name": self.connection.name}  # fmt: skip
+        if self.kind == "autotask":
+            saved = save_autotask(secrets, credentials, checked=True, **name)
+        else:
+            saved = save_connectwise(secrets, credentials, checked=True, **name)
+        drop_other_psas(secrets, saved)  # one PSA per store, once the new one is in
+        instead = f" in place of {psa_words(replaced.kind).psa}" if replaced else ""
+        self.app.notify(f"{ASKED[self.kind]} connected{instead}: reading its companies and"
+                        " products…")  # fmt: skip
         self.app.start_sync(["psa"])
         self.dismiss(True)
 
@@ -167,5 +262,6 @@ API codebase is asked of your site, so there is nothing to look up.
                              answered)  # fmt: skip
 
     def on_unmount(self) -> None:
-        for field in self.query("#public-key, #private-key").results(Input):
-            field.value = ""  # typed keys leave memory with the form
+        secret = ", ".join(f"#{f.input_id}" for fs in FIELDS.values() for f in fs if f.secret)
+        for field in self.query(secret).results(Input):
+            field.value = ""  # typed keys and secrets leave memory with the form

@@ -36,7 +36,7 @@ from msp_tui.reconcile import (
     reconciliation_lines,
     with_decisions,
 )
-from msp_tui.sources import psa_words
+from msp_tui.sources import PsaWords, psa_words
 from msp_tui.store.models import PsaAgreement
 from msp_tui.writeback import (
     DecisionError,
@@ -53,12 +53,12 @@ from screens.wizard import ConfirmModal
 
 RECONCILE_HELP = """\
 ## Reconcile
-Every mapped company and product: what the vendor counts beside what the PSA agreement bills.
+Every mapped company and product: what the vendor counts beside what the PSA {agreement} bills.
 
 - **a** approves (PSA := vendor); **e** adjusts (your quantity and effective date);
   **d** dismisses the line for this billing period. Decisions are saved at once and written to
-  ConnectWise in the background; the line then leaves the list until a sync changes its
-  numbers. New revenue asks which agreement gets the new line.
+  {psa} in the background; the line then leaves the list until a sync changes its
+  numbers. New revenue asks which {agreement} gets the new line.
 - **space** selects a line (on a heading: all of its lines); **x** selects every line shown,
   or clears the selection. With lines selected, **a** and **d** act on all of them after a
   confirmation that shows the total revenue change.
@@ -71,9 +71,14 @@ Every mapped company and product: what the vendor counts beside what the PSA agr
 
 Statuses: New revenue (the vendor counts it, the PSA bills nothing), Reconcile (they differ),
 No change, No vendor data (`-`: billed, not counted), Unmapped (counted, not mapped: map it so
-the number reaches zero), Stale (billed on a cancelled agreement). A conflict means the PSA
+the number reaches zero), Stale (billed on a cancelled {agreement}). A conflict means the PSA
 changed after you saw it: nothing was overwritten; decide again.
 """
+
+
+def reconcile_help(words: PsaWords) -> str:
+    return RECONCILE_HELP.format(psa=words.psa, agreement=words.agreement)
+
 
 COLUMNS = ((8, "Vendor"), (8, "PSA"), (8, "Change"), (12, "Impact"), (14, "Status"))
 STATUS_WIDTH = COLUMNS[-1][0]  # "No vendor data", the longest status, whole
@@ -192,6 +197,7 @@ class AgreementModal(ModalScreen[PsaAgreement | None]):
     def __init__(self, line: ReconciliationLine, choices: list[PsaAgreement]) -> None:
         super().__init__()
         self.line, self.choices = line, choices
+        self.words = psa_words()
 
     def compose(self) -> ComposeResult:
         line = self.line
@@ -199,7 +205,7 @@ class AgreementModal(ModalScreen[PsaAgreement | None]):
             yield Static(
                 f"[b]Add {quantity(line.vendor_quantity)} of "
                 f"{shown(line.product_identifier)} for {shown(line.company_name)}"
-                "[/b]\nChoose the agreement that gets the new line (enter), or esc."
+                f"[/b]\nChoose the {self.words.agreement} that gets the new line (enter), or esc."
             )
             yield OptionList(
                 *(
@@ -246,7 +252,7 @@ class FilterPicker(ModalScreen[str | None]):
 
 
 class ReconcileScreen(Screen):
-    HELP = RECONCILE_HELP
+    HELP = RECONCILE_HELP.format(psa="the PSA", agreement="agreement")
     BINDINGS = [
         Binding(
             "a",
@@ -357,6 +363,8 @@ class ReconcileScreen(Screen):
         self.selected: set[tuple[int | None, int | None]] = set()
         self.integrations: list[str] = []
         self.waiting = self.trouble = 0  # decisions pending, and conflicts or failed pushes
+        self.words = psa_words()
+        self.HELP = reconcile_help(self.words)  # in the PSA's words (screens/help.py)
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -578,7 +586,7 @@ class ReconcileScreen(Screen):
                 choices = agreement_choices(line.company_id)
                 if len(choices) != 1:
                     problems.append(
-                        f"{line.company_name}: {len(choices)} live agreements; "
+                        f"{line.company_name}: {len(choices)} live {self.words.agreement}s; "
                         "approve its new line on its own to choose"
                     )
                     continue
@@ -613,8 +621,8 @@ class ReconcileScreen(Screen):
             choices = agreement_choices(line.company_id)
             if not choices:
                 self.notify(
-                    f"{line.company_name} has no live agreement: add one in ConnectWise,"
-                    " then sync.",
+                    f"{line.company_name} has no live {self.words.agreement}: add one in"
+                    f" {self.words.psa}, then sync.",
                     severity="warning",
                 )
                 return

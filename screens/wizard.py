@@ -30,6 +30,7 @@ from msp_tui import connect
 from msp_tui.mapping import load_account_board, load_service_board
 from msp_tui.operator import current_operator
 from msp_tui.overview import integration_summaries
+from msp_tui.sources import psa_words
 from msp_tui.store.models import Integration
 from screens.fields import field_row, mark_focused
 from screens.indicator import AppHeader
@@ -53,8 +54,8 @@ Then press [b]Check Connection[/b] here to see what arrived.
 
 NO_PSA = """\
 No PSA is connected yet. The mapping steps pair this vendor's accounts with the PSA's \
-companies, so connect ConnectWise Manage first? (n: go on; the boards fill in once it is \
-connected and synced.)"""
+companies, so connect the PSA (ConnectWise Manage or Autotask) first? (n: go on; the boards \
+fill in once it is connected and synced.)"""
 
 
 class PartnerKeyModal(ModalScreen[None]):
@@ -190,7 +191,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             with VerticalScroll(id="credentials"):
                 yield from self._credentials()
             with VerticalScroll(id="alerts"):
-                yield Label("[b]Alerts[/b]: choose the PSA board for alert tickets.")
+                yield Label(self._alerts_intro(), id="alerts-intro")
                 yield Button("Check Permissions", id="check-permissions")
                 yield Static("", id="alerts-status")
                 yield OptionList(id="boards")
@@ -275,6 +276,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.query_one("#next", Button).display = step != "review"
         if step == "credentials":
             self.enter_credentials()
+        elif step == "alerts":  # the PSA may have been connected since the wizard opened
+            self.query_one("#alerts-intro", Label).update(self._alerts_intro())
         elif step in ("accounts", "services"):
             holder = self.query_one(f"#{step}", Vertical)
             if holder.query("MappingPanel"):
@@ -343,7 +346,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         if self.step == "credentials" and self.integration is None:
             return "authenticate first: a working key is needed to read the accounts"
         if self.step == "alerts" and self.alert_board is None:
-            return "choose the board alert tickets go to (Check Permissions lists them)"
+            return (f"choose the {psa_words().board} alert tickets go to (Check Permissions"
+                    " lists them)")  # fmt: skip
         return None
 
     @on(Button.Pressed, "#next")
@@ -501,9 +505,14 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     # --- alerts --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _alerts_intro() -> str:
+        return f"[b]Alerts[/b]: choose the PSA {psa_words().board} for alert tickets."
+
     @on(Button.Pressed, "#check-permissions")
     def check_permissions(self) -> None:
-        self.query_one("#alerts-status", Static).update("Asking the PSA for its boards…")
+        board = psa_words().board
+        self.query_one("#alerts-status", Static).update(f"Asking the PSA for its {board}s…")
         self.load_boards()
 
     @work(exclusive=True, group="boards")
@@ -521,7 +530,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         options = self.query_one("#boards", OptionList)
         options.clear_options()
         options.add_options([Option(shown(b.name), id=str(b.external_id)) for b in boards])
-        status.update(f"{len(boards)} boards: pick the one for alert tickets (enter).")
+        status.update(f"{len(boards)} {psa_words().board}s: pick the one for alert tickets"
+                      " (enter).")  # fmt: skip
         if boards:
             options.highlighted = 0
         options.focus()
@@ -566,7 +576,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             f"{ready.accounts} accounts mapped · {ready.services} service mappings"
         )
         if self.alert_board is not None:
-            summary += f"\nAlert tickets go to the board {shown(self.alert_board.name)}"
+            board = psa_words().board
+            summary += f"\nAlert tickets go to the {board} {shown(self.alert_board.name)}"
         self.query_one("#review-summary", Static).update(summary)
         self.query_one("#finish-reason", Static).update(
             f"[yellow]{shown(ready.why_not)}[/yellow]"

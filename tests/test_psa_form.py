@@ -1,4 +1,5 @@
-"""The PSA form, typed into with the keyboard against the ConnectWise simulator over HTTP."""
+"""The PSA form, typed into with the keyboard against the ConnectWise and Autotask simulators
+over HTTP."""
 
 from __future__ import annotations
 
@@ -7,15 +8,21 @@ from pathlib import Path
 
 import pytest
 from pilot_tools import wait_until
+from stored import stored_text
+from textual.widgets import RadioSet
 
+from adapters.connectwise import ConnectWiseCredentials
+from adapters.errors import Secret
 from adapters.sandbox import Faults, LoopbackServer, World, build_world
+from adapters.sandbox.autotask import autotask_app
 from adapters.sandbox.connectwise import CODEBASE, connectwise_app
 from msp_tui.app import MspTuiApp
 from msp_tui.cli import main
 from msp_tui.context import Context
+from msp_tui.psa_setup import save_connectwise
 from msp_tui.store.models import PsaCompany, PsaConnection
 from screens.home import Card, HomeScreen
-from screens.psa_form import PsaForm
+from screens.psa_form import STORED, PsaForm
 from screens.wizard import NO_PSA, ConfirmModal, ConnectWizard
 
 
@@ -23,6 +30,13 @@ from screens.wizard import NO_PSA, ConfirmModal, ConnectWizard
 def cw() -> Iterator[tuple[LoopbackServer, World]]:
     world = build_world(seed=3, companies=40)
     with LoopbackServer(connectwise_app(world, Faults())) as server:
+        yield server, world
+
+
+@pytest.fixture
+def at() -> Iterator[tuple[LoopbackServer, World]]:
+    world = build_world(seed=3, companies=40)
+    with LoopbackServer(autotask_app(world)) as server:
         yield server, world
 
 
@@ -45,8 +59,32 @@ async def type_into(pilot, form: PsaForm, field: str, text: str) -> None:
 async def checked(pilot, form: PsaForm, key: str = "ctrl+r") -> str:
     form.query_one("#psa-status").update("")
     await pilot.press(key)
-    await wait_until(pilot, lambda: status(form) not in ("", "Asking ConnectWise…"))
+    await wait_until(pilot, lambda: status(form) != "" and not status(form).startswith("Asking"))
     return status(form)
+
+
+async def open_form(pilot, app: MspTuiApp) -> PsaForm:
+    await pilot.press("ctrl+p", *"psa")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+    return app.screen
+
+
+async def choose_autotask(pilot, form: PsaForm) -> None:
+    """From the first field, back to the PSA kinds; right moves to Autotask, enter picks it."""
+    await pilot.press("shift+tab")
+    assert isinstance(form.focused, RadioSet)
+    await pilot.press("right", "enter")
+    await wait_until(pilot, lambda: form.query_one("#fields-autotask").display)
+    assert not form.query_one("#fields-connectwise").display
+
+
+async def type_autotask(pilot, form: PsaForm, server: LoopbackServer, world: World,
+                        secret: str) -> None:  # fmt: skip
+    await type_into(pilot, form, "username", world.at_username)
+    await type_into(pilot, form, "secret", secret)
+    await type_into(pilot, form, "integration-code", world.at_integration_code)
+    await type_into(pilot, form, "zone", f"{server.base_url}/atservicesrest/")
 
 
 async def test_the_psa_card_opens_a_form_that_checks_saves_and_syncs(ctx: Context, cw) -> None:
@@ -149,3 +187,101 @@ def test_psa_set_finds_the_codebase_and_names_a_wrong_company(
     assert "not saved: Company ID:" in capsys.readouterr().err
     assert main([*common, "--company", world.cw_company_id]) == 0
     assert f"API {CODEBASE}" in capsys.readouterr().out
+
+
+async def test_the_form_connects_autotask_with_its_own_fields(ctx: Context, at, db_path) -> None:
+    server, world = at
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        form = app.screen
+        await choose_autotask(pilot, form)
+        labels = [str(label.render()).strip()
+                  for label in form.query("#fields-autotask .field-label")]  # fmt: skip
+        assert labels == ["API user", "Secret", "Integration code", "Zone URL"]
+        assert form.query_one("#secret").password  # masked
+        assert "leave empty to look it up" in form.query_one("#zone").placeholder
+
+        says = await checked(pilot, form)
+        assert "Fill in: API user, Integration code, Secret" in says, says
+        assert app.focused is form.query_one("#username")
+
+        await type_autotask(pilot, form, server, world, "NotTheSecret")
+        says = await checked(pilot, form)
+        assert says.startswith("✗ API user, secret or integration code:"), says
+        assert "NotTheSecret" not in says
+        assert app.focused is form.query_one("#secret")
+
+        await type_into(pilot, form, "secret", world.at_secret)
+        says = await checked(pilot, form)
+        assert says.startswith("✓ Autotask accepted these settings"), says
+        assert PsaConnection.select().count() == 0  # Check saves nothing
+
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        connection = PsaConnection.get()
+        assert (connection.kind, connection.company_identifier, connection.status) == (
+            "autotask", world.at_username, "active")  # fmt: skip
+        assert ctx.secrets.get("psa/autotask", "secret") == world.at_secret
+        assert world.at_secret not in stored_text(db_path)
+        # The PSA syncs at once; its card, named for Autotask, then counts what was read.
+        await wait_until(pilot, lambda: not app.sync_state.syncing and PsaCompany.select().count())
+        await wait_until(pilot, lambda: "companies" in psa_card_text(app))
+        assert psa_card_text(app).startswith("Autotask (PSA)")
+        assert "contract lines" in psa_card_text(app)
+
+        # Reopened: Autotask chosen (enter on the kinds keeps it), its settings shown, the
+        # secret kept when left empty.
+        form = await open_form(pilot, app)
+        assert form.query_one("#fields-autotask").display
+        assert form.query_one("#username").value == world.at_username
+        assert form.query_one("#integration-code").value == world.at_integration_code
+        assert form.query_one("#zone").value == f"{server.base_url}/atservicesrest/"
+        assert form.query_one("#secret").value == ""
+        assert form.query_one("#secret").placeholder == STORED
+        assert app.focused is form.query_one("#username")
+        await pilot.press("shift+tab", "enter")
+        assert form.kind == "autotask" and form.query_one("#fields-autotask").display
+        says = await checked(pilot, form)
+        assert says.startswith("✓ Autotask accepted"), says
+        await pilot.press("escape")  # nothing changed: no question
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+
+async def test_saving_the_other_psa_asks_then_replaces_the_one_there(ctx: Context, at, cw) -> None:
+    server, world = at
+    cw_server, cw_world = cw
+    keys = Secret(cw_world.cw_public_key), Secret(cw_world.cw_private_key)
+    credentials = ConnectWiseCredentials(cw_server.base_url, cw_world.cw_company_id, *keys,
+                                         cw_world.cw_client_id, CODEBASE)  # fmt: skip
+    save_connectwise(ctx.secrets, credentials, checked=True)
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        form = await open_form(pilot, app)
+        assert form.kind == "connectwise" and form.query_one("#public-key").placeholder == STORED
+        await choose_autotask(pilot, form)
+        assert form.query_one("#secret").placeholder != STORED  # ConnectWise's keys are not its
+        await type_autotask(pilot, form, server, world, world.at_secret)
+
+        await pilot.press("ctrl+s")  # checked first, then the question
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        question = app.screen.question
+        assert "Save Autotask in place of ConnectWise Manage?" in question
+        assert "mappings" in question
+        await pilot.press("n")
+        await wait_until(pilot, lambda: status(form).startswith("Not saved"))
+        assert [c.kind for c in PsaConnection.select()] == ["connectwise"]
+
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert [c.kind for c in PsaConnection.select()] == ["autotask"]
+        assert ctx.secrets.get("psa/connectwise", "private_key") is None
+        assert ctx.secrets.get("psa/autotask", "secret") == world.at_secret
+        await wait_until(pilot, lambda: not app.sync_state.syncing and PsaCompany.select().count())
+        assert {c.connection.kind for c in PsaCompany.select()} == {"autotask"}
+        await wait_until(pilot, lambda: psa_card_text(app).startswith("Autotask (PSA)"))
