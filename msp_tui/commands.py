@@ -634,9 +634,10 @@ def cmd_outbox_list(ctx: Context, args: argparse.Namespace) -> int:
         say("nothing waiting: every decision has been written")
     for r in rows:
         target = "" if r["target_quantity"] is None else f" -> {r['target_quantity']}"
+        seen = "new line" if r["psa_quantity_seen"] is None else r["psa_quantity_seen"]
         why = f" ({r['error']})" if r["error"] else ""
         say(f"#{r['id']} {r['state']:<9} {r['action']:<8} {r['company']} /"
-              f" {r['product_identifier']}: {r['psa_quantity_seen']}{target}{why}")  # fmt: skip
+              f" {r['product_identifier']}: {seen}{target}{why}")  # fmt: skip
     return 0
 
 

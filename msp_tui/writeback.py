@@ -147,7 +147,7 @@ async def _push_one(adapter, decision: Decision, operator: str) -> PushResult:
             agreement = PsaAgreement.get_by_id(line.agreement_id)
             current = await adapter.line(agreement.external_id, line.external_id,
                                          as_of=decision.effective_date)  # fmt: skip
-            now = Decimal(str(current.quantity))
+            now = Decimal(str(current.quantity)).normalize() + 0  # 51.0 reads as 51
             if now == target:
                 state, message = "pushed", f"already {target} in the PSA"
             elif now != decision.psa_quantity_seen:
