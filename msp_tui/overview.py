@@ -89,6 +89,7 @@ class PsaSummary:
     products: int
     lines: int
     health: Health = ACTIVE
+    budget: str | None = None  # "21 of 10,000 API requests this hour", where the PSA has one
 
     @property
     def status_title(self) -> str:
@@ -115,7 +116,16 @@ def psa_summary() -> PsaSummary | None:
         .where(PsaAgreement.connection == connection).count(),
         psa_health(True, connection.status, connection.last_sync_at is not None, state,
                    run and run.started_at, run and run.error),
+        _budget(run.counts if run is not None else None),
     )  # fmt: skip
+
+
+def _budget(counts: dict | None) -> str | None:
+    """The PSA's hourly request budget as the last sync left it (Autotask reports one)."""
+    if not counts or not counts.get("hourly_limit"):
+        return None
+    return (f"{counts.get('requests_this_hour', 0):,} of {counts['hourly_limit']:,} API"
+            " requests this hour at the last sync")  # fmt: skip
 
 
 def psa_not_connected() -> Health:

@@ -93,7 +93,11 @@ def psa_card(psa: PsaSummary | None, words: PsaWords | None = None) -> CardData:
         "psa",
         "psa",
         f"{words.psa} (PSA) · {psa.site}",
-        (*health_lines(psa.health, f"last sync {_when(psa.last_sync_at)}"), counts),
+        (
+            *health_lines(psa.health, f"last sync {_when(psa.last_sync_at)}"),
+            counts,
+            *([psa.budget] if psa.budget else []),
+        ),
         psa.health.key,
     )
 

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -39,6 +40,7 @@ from adapters.spamtitan import SpamTitanAdapter
 from msp_tui.cli import main
 from msp_tui.context import Context
 from msp_tui.logs import log_path
+from msp_tui.overview import psa_summary
 from msp_tui.reconcile import reconciliation_lines
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
@@ -516,3 +518,8 @@ async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa
             assert float(row.quantity) == current.units != last.units
         inactive = PsaAgreement.select().where(PsaAgreement.cancelled)
         assert inactive and all(a.agreement_status == "Inactive" for a in inactive)
+        # The hour's request count, as the last sync left it, for Home's PSA card.
+        assert re.fullmatch(r"\d+ of 10,000 API requests this hour at the last sync",
+                            psa_summary().budget)  # fmt: skip
+    else:
+        assert psa_summary().budget is None
