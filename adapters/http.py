@@ -133,6 +133,8 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         idempotent: bool | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         method = method.upper()
         idempotent = method in IDEMPOTENT if idempotent is None else idempotent
@@ -145,7 +147,7 @@ class HttpClient:
                     self.requests += 1
                     started = time.monotonic()
                     response = await self._client.request(
-                        method, url, params=params, json=json_body
+                        method, url, params=params, json=json_body, data=data, headers=headers
                     )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:

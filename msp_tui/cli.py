@@ -158,7 +158,8 @@ def build_parser() -> Parser:
         parents=[common],
         description=(
             "Reconcile what vendors count (SpamTitan, Mailprotector) against what the PSA"
-            " (ConnectWise Manage or Autotask) bills. With no command, opens the terminal UI."
+            " (ConnectWise Manage, Autotask or HaloPSA) bills. With no command, opens the"
+            " terminal UI."
         ),
         epilog=(
             "Environment: MSP_TUI_DB (database path or URL, like --db),"

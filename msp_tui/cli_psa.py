@@ -15,6 +15,8 @@ EXAMPLES = """examples:
       --client-id 6f1c... --public-key-env CW_PUBLIC --private-key-env CW_PRIVATE
   msp-tui psa set autotask --username api@acme.example --integration-code ABC123 \\
       --secret-env AUTOTASK_SECRET
+  msp-tui psa set halopsa --url https://acme.halopsa.com --client-id 1a2b... \\
+      --client-secret-env HALO_SECRET
 """
 
 
@@ -22,8 +24,8 @@ def add_psa_command(add_command, common: argparse.ArgumentParser) -> None:
     from msp_tui.cli import ExamplesFormatter
 
     psa = add_command(
-        "psa", "connect the PSA (ConnectWise Manage or Autotask)",
-        "Connect the PSA msp-tui bills against: ConnectWise Manage or Autotask.",
+        "psa", "connect the PSA (ConnectWise Manage, Autotask or HaloPSA)",
+        "Connect the PSA msp-tui bills against: ConnectWise Manage, Autotask or HaloPSA.",
     )  # fmt: skip
     psa.formatter_class = ExamplesFormatter
     psa.epilog = EXAMPLES
@@ -35,6 +37,7 @@ def add_psa_command(add_command, common: argparse.ArgumentParser) -> None:
     kinds = put.add_subparsers(dest="psa_vendor", metavar="PSA", required=True)
     _connectwise(kinds, common)
     _autotask(kinds, common)
+    _halopsa(kinds, common)
 
 
 def _connectwise(kinds, common: argparse.ArgumentParser) -> None:
@@ -105,6 +108,34 @@ def _autotask(kinds, common: argparse.ArgumentParser) -> None:
     at.set_defaults(handler=cmd_psa_set_autotask)
 
 
+def _halopsa(kinds, common: argparse.ArgumentParser) -> None:
+    halo = kinds.add_parser(
+        "halopsa", help="HaloPSA: URL, API application client id and secret", parents=[common],
+        description="Save the HaloPSA connection after checking it with real calls: a token"
+        " (OAuth2 client credentials, scope all) and one page of clients. Make an API"
+        " application in HaloPSA (Configuration > Integrations > HaloPSA API, authentication"
+        " method Client ID and Secret, login type Agent) with permission to read clients,"
+        " items and recurring invoices, edit recurring invoices and create tickets. The secret"
+        " is read from the environment variable named by --client-secret-env, or a hidden"
+        " prompt, and kept in the secret store.",
+    )  # fmt: skip
+    halo.add_argument("--url", required=True, metavar="URL",
+                      help="your HaloPSA, https://HOST (the API is URL/api)")  # fmt: skip
+    halo.add_argument("--client-id", required=True, metavar="ID",
+                      help="the API application's client id")  # fmt: skip
+    halo.add_argument(
+        "--client-secret-env",
+        metavar="VAR",
+        help="environment variable holding its client secret (else a prompt)",
+    )
+    halo.add_argument("--auth-url", metavar="URL",
+                      help="the authorisation server, when not URL/auth")  # fmt: skip
+    halo.add_argument("--tenant", metavar="T", help="your tenant, for instances Halo hosts")
+    halo.add_argument("--name", default="halopsa", help=argparse.SUPPRESS)
+    halo.add_argument("--no-check", action="store_true", help="save without calling HaloPSA")
+    halo.set_defaults(handler=cmd_psa_set_halopsa)
+
+
 def cmd_psa_set_connectwise(ctx: Context, args: argparse.Namespace) -> int:
     from adapters.connectwise import DEFAULT_CODEBASE, ConnectWiseCredentials
     from msp_tui.psa_setup import (
@@ -167,4 +198,31 @@ def cmd_psa_set_autotask(ctx: Context, args: argparse.Namespace) -> int:
     save_autotask(ctx.secrets, credentials, checked=not args.no_check, name=args.name)
     checked = "" if args.no_check else f" (credentials checked, zone {credentials.zone})"
     say(f"Autotask connection '{args.name}' saved{checked}; next: msp-tui sync --all")
+    return 0
+
+
+def cmd_psa_set_halopsa(ctx: Context, args: argparse.Namespace) -> int:
+    from adapters.halopsa import HaloCredentials
+    from msp_tui.psa_setup import HaloSettings, PsaSetupError, check_halopsa, save_halopsa
+
+    settings = HaloSettings(args.url, args.client_id, args.auth_url, args.tenant)
+    if missing := settings.missing():
+        raise UsageError(f"{' and '.join(missing)} cannot be empty")
+    try:
+        url, auth_url = settings.checked()
+    except PsaSetupError as exc:
+        raise UsageError(str(exc)) from None
+    secret = read_secret(args.client_secret_env, "HaloPSA client secret")
+    if args.no_check:
+        tenant = (args.tenant or "").strip() or None
+        credentials = HaloCredentials(url, args.client_id.strip(), secret, auth_url, tenant)
+    else:
+        try:
+            credentials = asyncio.run(check_halopsa(settings, secret))
+        except PsaSetupError as exc:
+            raise CommandError(f"not saved: {exc}") from None
+    notice_secrets(ctx)
+    save_halopsa(ctx.secrets, credentials, checked=not args.no_check, name=args.name)
+    checked = "" if args.no_check else " (credentials checked)"
+    say(f"HaloPSA connection '{args.name}' saved{checked}; next: msp-tui sync --all")
     return 0

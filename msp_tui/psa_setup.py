@@ -21,6 +21,7 @@ from adapters.errors import (
     PermissionDenied,
     Secret,
 )
+from adapters.halopsa import HaloAdapter, HaloCredentials, halo_url
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import PSA_SECRETS, psa_secret_scope
 from msp_tui.store.db import writing
@@ -42,7 +43,8 @@ PSA_KINDS = (
             "API member keys (System > Members > API Members) and a clientId"),
     PsaKind("autotask", "Autotask", True,
             "an API-only user (user name and secret) and its API tracking identifier"),
-    PsaKind("halopsa", "HaloPSA", False, "coming next: OAuth client id and secret"),
+    PsaKind("halopsa", "HaloPSA", True,
+            "an API application (Configuration > Integrations > HaloPSA API): id and secret"),
 )  # fmt: skip
 
 
@@ -124,13 +126,6 @@ def save_connectwise(
     return connection
 
 
-def stored_keys(secrets: SecretStore, connection: PsaConnection) -> tuple[Secret, Secret] | None:
-    """The keys kept for a connection, so the form can change a setting without retyping them."""
-    scope = psa_secret_scope(connection)
-    public, private = secrets.get(scope, "public_key"), secrets.get(scope, "private_key")
-    return (Secret(public), Secret(private)) if public and private else None
-
-
 # --- Autotask --------------------------------------------------------------------------------
 
 
@@ -203,11 +198,75 @@ def save_autotask(
     return connection
 
 
-def stored_secret(secrets: SecretStore, connection: PsaConnection) -> Secret | None:
-    """The Autotask secret kept for a connection, so the form can change a setting without
-    retyping it."""
-    secret = secrets.get(psa_secret_scope(connection), "secret")
-    return Secret(secret) if secret else None
+# --- HaloPSA --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HaloSettings:
+    """What the operator types, the secret apart."""
+
+    url: str
+    client_id: str
+    auth_url: str | None = None  # default {url}/auth
+    tenant: str | None = None  # hosted instances
+
+    def checked(self) -> tuple[str, str | None]:
+        """The instance URL and the auth URL, or PsaSetupError naming the field."""
+        try:
+            url = halo_url(self.url)
+        except ValueError as exc:
+            raise PsaSetupError("URL", str(exc)) from None
+        if not self.auth_url or not self.auth_url.strip():
+            return url, None
+        try:
+            return url, halo_url(self.auth_url)
+        except ValueError as exc:
+            raise PsaSetupError("Auth URL", str(exc)) from None
+
+    def missing(self) -> list[str]:
+        fields = (("URL", self.url), ("Client ID", self.client_id))
+        return [field for field, value in fields if not value.strip()]
+
+
+async def check_halopsa(settings: HaloSettings, secret: Secret, **options) -> HaloCredentials:
+    """A token, then one page of clients. Returns credentials that work; raises PsaSetupError."""
+    url, auth_url = settings.checked()
+    tenant = (settings.tenant or "").strip() or None
+    credentials = HaloCredentials(url, settings.client_id.strip(), secret, auth_url, tenant)
+    try:
+        async with HaloAdapter(credentials, timeout=20.0, **options) as adapter:
+            await adapter.authenticate()
+    except AuthenticationError as exc:
+        raise PsaSetupError("Client ID, secret or tenant", str(exc)) from None
+    except PermissionDenied as exc:
+        raise PsaSetupError("Client ID, secret or tenant", f"{exc} (the application needs"
+                            " the 'all' scope)") from None  # fmt: skip
+    except (ConnectionFailed, NotFound) as exc:
+        raise PsaSetupError("Auth URL" if auth_url else "URL", str(exc)) from None
+    except AdapterError as exc:
+        raise PsaSetupError("URL", str(exc)) from None
+    return credentials
+
+
+def save_halopsa(
+    secrets: SecretStore, credentials: HaloCredentials, *, checked: bool, name: str = "halopsa",
+) -> PsaConnection:  # fmt: skip
+    """Settings to the store (the instance as `site`, the client id as `client_id`, the tenant
+    as `company_identifier`, the auth URL as `codebase`), the secret to the secret store."""
+    with writing():
+        connection = PsaConnection.get_or_none(PsaConnection.name == name)
+        if connection is None:
+            connection = PsaConnection(name=name)
+        connection.kind = "halopsa"
+        connection.site = credentials.url
+        connection.client_id = credentials.client_id
+        connection.company_identifier = credentials.tenant or ""
+        connection.codebase = credentials.auth_url or ""
+        connection.status = "active" if checked else "not_connected"
+        connection.save()
+    secrets.set(psa_secret_scope(connection), "client_secret",
+                credentials.client_secret.reveal())  # fmt: skip
+    return connection
 
 
 def drop_other_psas(secrets: SecretStore, keep: PsaConnection) -> list[PsaConnection]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from adapters.autotask import AutotaskAdapter, AutotaskCredentials
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
+from adapters.halopsa import HaloAdapter, HaloCredentials
 from adapters.psa import PsaAdapter, PsaWords
 from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
 from msp_tui.secret_store import SecretStore, env_name
@@ -42,9 +43,11 @@ class Credential:
     fix: str
 
 
-PSA_ADAPTERS = {"connectwise": ConnectWiseAdapter, "autotask": AutotaskAdapter}
+PSA_ADAPTERS = {"connectwise": ConnectWiseAdapter, "autotask": AutotaskAdapter,
+                "halopsa": HaloAdapter}  # fmt: skip
 PSA_TITLES = {kind: adapter.words.psa for kind, adapter in PSA_ADAPTERS.items()}
-PSA_SECRETS = {"connectwise": ("public_key", "private_key"), "autotask": ("secret",)}
+PSA_SECRETS = {"connectwise": ("public_key", "private_key"), "autotask": ("secret",),
+               "halopsa": ("client_secret",)}  # fmt: skip
 
 
 def psa_words(kind: str | None = None) -> PsaWords:
@@ -85,6 +88,17 @@ def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> P
                 integration_code=connection.client_id,
                 secret=_secret(secrets, scope, "secret", fix),
                 zone=connection.site or None,
+            ),
+            **options,
+        )
+    if connection.kind == "halopsa":
+        return HaloAdapter(
+            HaloCredentials(
+                url=connection.site,
+                client_id=connection.client_id,
+                client_secret=_secret(secrets, scope, "client_secret", fix),
+                auth_url=connection.codebase or None,
+                tenant=connection.company_identifier or None,
             ),
             **options,
         )

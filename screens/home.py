@@ -38,7 +38,8 @@ its accounts and services, and reconcile. Press [b]?[/b] for help on any screen,
 for every command, [b]q[/b] to quit.
 """
 FIRST_STEP = "press [b]enter[/b] on the PSA card to connect it, then connect a vendor below,"
-ANY_PSA = " or ".join(PSA_TITLES.values())  # ConnectWise Manage or Autotask
+_TITLES = list(PSA_TITLES.values())
+ANY_PSA = f"{', '.join(_TITLES[:-1])} or {_TITLES[-1]}"  # ConnectWise Manage, Autotask or HaloPSA
 NEXT_STEP = "the PSA is connected; now pick a vendor below, press [b]enter[/b] to connect it,"
 CATALOG = {
     "spamtitan": ("SpamTitan", "Email security · pulled with an API URL and key"),
@@ -76,7 +77,7 @@ def health_lines(health: Health, last: str) -> tuple[str, ...]:
 def empty_state(words: PsaWords | None) -> str:
     """The first-run text, naming the PSA connected (or the ones msp-tui knows)."""
     if words is None:
-        return EMPTY_STATE.format(psa=ANY_PSA, agreements="agreements or contracts")
+        return EMPTY_STATE.format(psa=ANY_PSA, agreements="billed quantities")
     text = EMPTY_STATE.format(psa=words.psa, agreements=f"{words.agreement}s")
     return text.replace(FIRST_STEP, NEXT_STEP)
 

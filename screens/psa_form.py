@@ -1,5 +1,5 @@
-"""The PSA form: connect ConnectWise Manage or Autotask from the app, each with its own fields
-(screens/psa_fields.py). Check makes the real calls and names the field that is wrong; Save
+"""The PSA form: connect ConnectWise Manage, Autotask or HaloPSA from the app, each with its own
+fields (screens/psa_fields.py). Check makes the real calls and names the field that is wrong; Save
 checks, keeps the keys in the secret store and syncs the PSA's companies and products. A store
 has one PSA: saving the other kind replaces the one there, after asking."""
 
@@ -13,24 +13,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from adapters.errors import Secret
-from msp_tui.psa_setup import (
-    PSA_KINDS,
-    AutotaskSettings,
-    ConnectWiseSettings,
-    PsaSetupError,
-    check_autotask,
-    check_connectwise,
-    drop_other_psas,
-    save_autotask,
-    save_connectwise,
-    stored_keys,
-    stored_secret,
-)
-from msp_tui.sources import psa_words
+from msp_tui.psa_setup import PSA_KINDS, PsaSetupError, drop_other_psas
+from msp_tui.sources import psa_secret_scope, psa_words
 from msp_tui.store.models import PsaConnection
 from screens.fields import field_row, mark_focused
 from screens.indicator import AppHeader
-from screens.psa_fields import ASKED, ERROR_INPUTS, FIELDS
+from screens.psa_fields import ASKED, ERROR_INPUTS, FIELDS, accepted, check, save, saved_values
 from screens.shown import shown
 
 STORED = "stored: leave empty to keep"
@@ -66,7 +54,9 @@ Choose the PSA at the top (**left**/**right**, **enter**), then **tab** through 
 **ctrl+r** checks with real calls, **ctrl+s** checks, saves and syncs the PSA, **esc** goes
 back. Keys and secrets go to the secret store, never to the database. ConnectWise Manage: the
 API codebase is asked of your site. Autotask: the zone is looked up for the API user when
-Zone URL is empty. msp-tui works with one PSA: saving the other kind replaces it (it asks).
+Zone URL is empty. HaloPSA: Tenant only for instances Halo hosts; Auth URL only when your
+authorisation server is elsewhere. msp-tui works with one PSA: saving another kind replaces it
+(it asks).
 """
 
     def __init__(self) -> None:
@@ -100,20 +90,14 @@ Zone URL is empty. msp-tui works with one PSA: saving the other kind replaces it
     def on_mount(self) -> None:
         self._stored: dict[str, Secret] = {}  # input id -> the secret kept for it
         connection = self.connection
-        if connection is not None and connection.kind == "connectwise":
-            self.value("site", connection.site)
-            self.value("company", connection.company_identifier)
-            self.value("client-id", connection.client_id)
-            keys = stored_keys(self.app.ctx.secrets, connection)
-            if keys is not None:
-                self._stored = {"public-key": keys[0], "private-key": keys[1]}
-        elif connection is not None and connection.kind == "autotask":
-            self.value("zone", connection.site)
-            self.value("username", connection.company_identifier)
-            self.value("integration-code", connection.client_id)
-            secret = stored_secret(self.app.ctx.secrets, connection)
-            if secret is not None:
-                self._stored = {"secret": secret}
+        if connection is not None and connection.kind in FIELDS:
+            for input_id, value in saved_values(connection).items():
+                self.value(input_id, value)
+            scope = psa_secret_scope(connection)
+            for f in FIELDS[connection.kind]:
+                kept = self.app.ctx.secrets.get(scope, f.stored_as) if f.secret else None
+                if kept:
+                    self._stored[f.input_id] = Secret(kept)
         for input_id in self._stored:
             self.query_one(f"#{input_id}", Input).placeholder = STORED
         self._typed_at_start = self._typed()
@@ -176,32 +160,17 @@ Zone URL is empty. msp-tui works with one PSA: saving the other kind replaces it
                 else stored[f.input_id] for f in fields if f.secret}  # fmt: skip
 
     async def _check(self, secrets: dict[str, Secret]):
-        options = self.app.adapter_options
-        if self.kind == "autotask":
-            settings = AutotaskSettings(self.value("username"), self.value("integration-code"),
-                                        self.value("zone") or None)  # fmt: skip
-            return await check_autotask(settings, secrets["secret"], **options)
-        settings = ConnectWiseSettings(self.value("site"), self.value("company"),
-                                       self.value("client-id"))  # fmt: skip
-        return await check_connectwise(settings, secrets["public-key"], secrets["private-key"],
-                                       **options)  # fmt: skip
-
-    def _accepted(self, credentials) -> str:
-        if self.kind == "autotask":
-            where = f"zone {shown(credentials.zone)}"
-        else:
-            where = f"API {shown(credentials.codebase)}"
-        return (f"[green]✓ {ASKED[self.kind]} accepted these settings[/green] ({where})."
-                " ctrl+s saves them.")  # fmt: skip
+        values = {f.input_id: self.value(f.input_id) for f in FIELDS[self.kind]}
+        return await check(self.kind, values, secrets, **self.app.adapter_options)
 
     def action_check(self) -> None:
-        self.check_and_maybe_save(save=False)
+        self.check_and_maybe_save(keep=False)
 
     def action_save(self) -> None:
-        self.check_and_maybe_save(save=True)
+        self.check_and_maybe_save(keep=True)
 
     @work(exclusive=True, group="psa-check")
-    async def check_and_maybe_save(self, save: bool) -> None:
+    async def check_and_maybe_save(self, keep: bool) -> None:
         secrets = self._secrets()
         if secrets is None:
             return
@@ -213,8 +182,8 @@ Zone URL is empty. msp-tui works with one PSA: saving the other kind replaces it
             first = FIELDS[self.kind][0].input_id
             self.query_one(f"#{ERROR_INPUTS[self.kind].get(exc.field, first)}", Input).focus()
             return
-        if not save:
-            self._say(self._accepted(credentials))
+        if not keep:
+            self._say(accepted(self.kind, credentials))
             return
         replaced = self._replaced()
         if replaced is not None and not await self._replace_asked(replaced):
@@ -237,10 +206,7 @@ Zone URL is empty. msp-tui works with one PSA: saving the other kind replaces it
         secrets = self.app.ctx.secrets
         name = {} if replaced is not None or self.connection is None else {
             "name": self.connection.name}  # fmt: skip
-        if self.kind == "autotask":
-            saved = save_autotask(secrets, credentials, checked=True, **name)
-        else:
-            saved = save_connectwise(secrets, credentials, checked=True, **name)
+        saved = save(self.kind, secrets, credentials, **name)
         drop_other_psas(secrets, saved)  # one PSA per store, once the new one is in
         instead = f" in place of {psa_words(replaced.kind).psa}" if replaced else ""
         self.app.notify(f"{ASKED[self.kind]} connected{instead}: reading its companies and"

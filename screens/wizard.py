@@ -54,8 +54,8 @@ Then press [b]Check Connection[/b] here to see what arrived.
 
 NO_PSA = """\
 No PSA is connected yet. The mapping steps pair this vendor's accounts with the PSA's \
-companies, so connect the PSA (ConnectWise Manage or Autotask) first? (n: go on; the boards \
-fill in once it is connected and synced.)"""
+companies, so connect the PSA (ConnectWise Manage, Autotask or HaloPSA) first? (n: go on; the \
+boards fill in once it is connected and synced.)"""
 
 
 class PartnerKeyModal(ModalScreen[None]):

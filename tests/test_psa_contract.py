@@ -10,9 +10,10 @@ import pytest
 from adapters.autotask import AutotaskAdapter
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
+from adapters.halopsa import HaloAdapter
 from adapters.psa import PsaAdapter, PsaWords
 
-ADAPTERS = [ConnectWiseAdapter, AutotaskAdapter]
+ADAPTERS = [ConnectWiseAdapter, AutotaskAdapter, HaloAdapter]
 CONTRACT = {
     name: member for name, member in vars(PsaAdapter).items()
     if (callable(member) and not name.startswith("_")) or name in ("__aenter__", "__aexit__")
