@@ -148,6 +148,9 @@ class World:
     at_username: str = "sandbox-api@sandbox.example"
     at_secret: str = "SandboxAutotaskSecret"  # noqa: S105 - fake sandbox credential
     at_integration_code: str = "SANDBOXINTEGRATIONCODE01"
+    halo_client_id: str = "sandbox-halo-client"
+    halo_client_secret: str = "SandboxHaloSecret"  # noqa: S105 - fake sandbox credential
+    halo_tenant: str = "sandbox"
     _by_agreement: dict[int, list[Addition]] = field(default_factory=dict, repr=False)
     _next_id: dict[str, int] = field(default_factory=dict, repr=False)
 
