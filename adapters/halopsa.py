@@ -5,6 +5,7 @@ tickets. Facts and their sources: docs/psa-halopsa.md.
   expires, and once more if the API says 401 anyway.
 - Lists are paged (`pageinate`, `page_size`, `page_no`); the server caps a page at 100 whatever
   `page_size` asks, so paging goes on until `record_count` rows have come.
+- Recurring invoices have negative ids (as Halo gives them); nothing here assumes otherwise.
 - A recurring invoice's lines are written by posting the whole invoice with every line: an update
   that carries `lines` replaces them, so a line left out would be deleted.
 """
@@ -42,7 +43,6 @@ from adapters.records import (
 VENDOR = "HaloPSA"
 PAGE = 100  # the most a page holds, whatever page_size asks
 RENEW_BEFORE_S = 60.0
-REFERENCE = "msp-tui reference: "
 MAX_PAGES = 10_000
 
 
@@ -216,6 +216,7 @@ class HaloAdapter:
 
     async def products(self) -> list[PsaProductRecord]:
         rows = await self._all("Item", "items", includeinactive="true")
+        self._names = {int(r["id"]): str(r.get("name") or r["id"]) for r in rows}
         return [PsaProductRecord(external_id=int(r["id"]), identifier=str(r.get("name") or r["id"]),
                                  description=str(r.get("description") or r.get("name") or ""),
                                  inactive=bool(r.get("inactive")), recurring=True,
@@ -230,7 +231,7 @@ class HaloAdapter:
         rows = await self._invoices()
         self._invoices_read = {int(r["id"]): r for r in rows}
         return [PsaAgreementRecord(external_id=int(r["id"]), company_id=int(r["client_id"]),
-                                   name=str(r.get("invoice_name") or r.get("client_name")
+                                   name=str(r.get("name") or r.get("notes_1")
                                             or f"Recurring invoice {r['id']}"),
                                    agreement_status="Disabled" if r.get("disabled") else "Active",
                                    cancelled=bool(r.get("disabled")), billing_cycle="Recurring")
@@ -352,8 +353,10 @@ class HaloAdapter:
                 and not r.get("inactive")]  # fmt: skip
 
     async def find_ticket(self, external_ref: str) -> int | None:
-        rows = await self._all("Tickets", "tickets", search=f"{REFERENCE}{external_ref}")
-        return int(rows[0]["id"]) if rows else None
+        """A ticket opened with this reference in `third_party_id_string`."""
+        rows = await self._all("Tickets", "tickets", third_party_id_string=external_ref)
+        found = [r for r in rows if r.get("third_party_id_string") in (None, external_ref)]
+        return int(found[0]["id"]) if found else None
 
     async def create_ticket(
         self,
@@ -365,10 +368,10 @@ class HaloAdapter:
         priority_id: int | None = None,
         external_ref: str | None = None,
     ) -> int:
-        if external_ref is not None:
-            description = f"{description}\n\n{REFERENCE}{external_ref}"
         ticket = {"client_id": company_id, "summary": summary[:255], "details": description,
                   "team_id": board_id, "priority_id": priority_id or 3}  # fmt: skip
+        if external_ref is not None:  # find_ticket looks it up by this
+            ticket["third_party_id_string"] = external_ref
         created = await self._call("POST", "Tickets", body=[ticket], idempotent=False)
         first = created[0] if isinstance(created, list) and created else created
         if not isinstance(first, dict) or _int(first.get("id")) is None:

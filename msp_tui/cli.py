@@ -374,12 +374,17 @@ def build_parser() -> Parser:
     demo = add_command(
         "demo",
         "try the app on built-in simulators (nothing real is touched)",
-        "Start the terminal UI against built-in SpamTitan, Mailprotector and PSA (ConnectWise"
-        " or Autotask) simulators on 127.0.0.1, with a throwaway database that is deleted on exit.",
+        "Start the terminal UI against built-in SpamTitan, Mailprotector and PSA (ConnectWise,"
+        " Autotask or HaloPSA) simulators on 127.0.0.1, with a throwaway database that is"
+        " deleted on exit.",
     )
     demo.add_argument("--seed", type=int, default=7, help="the simulated world (default: 7)")
-    demo.add_argument("--psa", choices=["connectwise", "autotask"], default="connectwise",
-                      help="the PSA to simulate (default: connectwise)")  # fmt: skip
+    demo.add_argument(
+        "--psa",
+        choices=["connectwise", "autotask", "halopsa"],
+        default="connectwise",
+        help="the PSA to simulate (default: connectwise)",
+    )
     demo.set_defaults(handler=cmd_demo, needs_store=False)
 
     serve = add_command(

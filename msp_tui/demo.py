@@ -1,9 +1,10 @@
 """`msp-tui demo`: the whole app against the built-in simulators, in a throwaway data dir.
 
-The SpamTitan simulator and the PSA's (ConnectWise by default, or Autotask) run in-process on
-free loopback ports; the PSA is already connected and synced. The wizard offers the SpamTitan
-URL and key, and for Mailprotector a fake vendor console that plays Enable and Update Counts
-with the partner key. Nothing outside the temporary directory is touched; it is removed on exit.
+The SpamTitan simulator and the PSA's (ConnectWise by default, Autotask or HaloPSA) run
+in-process on free loopback ports; the PSA is already connected and synced. The wizard offers
+the SpamTitan URL and key, and for Mailprotector a fake vendor console that plays Enable and
+Update Counts with the partner key. Nothing outside the temporary directory is touched; it is
+removed on exit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from adapters.sandbox import LoopbackServer, World, build_world
 from adapters.sandbox.autotask import autotask_app
 from adapters.sandbox.connectwise import connectwise_app
+from adapters.sandbox.halopsa import halopsa_app
 from adapters.sandbox.mailprotector import Customer, customers_from_world
 from adapters.sandbox.spamtitan import spamtitan_app
 from msp_tui.context import Context, open_context
@@ -38,7 +40,7 @@ class Demo:
     # that play the vendor's console (the store keeps only a hash).
     partner_keys: dict[str, str] = field(default_factory=dict)
     store: str = ""  # the demo's store: a file in `directory`, or the database URL given
-    psa: str = "connectwise"  # the PSA simulated: connectwise | autotask
+    psa: str = "connectwise"  # the PSA simulated: connectwise | autotask | halopsa
 
     @property
     def psa_server(self) -> LoopbackServer:
@@ -50,7 +52,8 @@ class Demo:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-PSAS = ("connectwise", "autotask")
+PSAS = ("connectwise", "autotask", "halopsa")
+APPS = {"connectwise": connectwise_app, "autotask": autotask_app, "halopsa": halopsa_app}
 
 
 def start_demo(
@@ -63,8 +66,7 @@ def start_demo(
     directory = Path(tempfile.mkdtemp(prefix="msp-tui-demo-"))
     world = build_world(seed=seed, companies=companies)
     spamtitan = LoopbackServer(spamtitan_app(world)).start()
-    app = autotask_app(world) if psa == "autotask" else connectwise_app(world)
-    psa_server = LoopbackServer(app).start()
+    psa_server = LoopbackServer(APPS[psa](world)).start()
     demo = Demo(directory, f"{spamtitan.base_url}/restapi", world.spamtitan_token,
                 customers_from_world(world), [spamtitan, psa_server], world, psa=psa)  # fmt: skip
     try:
@@ -83,7 +85,12 @@ def start_demo(
 def _connect(ctx: Context, demo: Demo) -> PsaConnection:
     world, base = demo.world, demo.psa_server.base_url
     with writing(ctx.db):
-        if demo.psa == "autotask":
+        if demo.psa == "halopsa":
+            connection = PsaConnection.create(
+                name="halopsa", kind="halopsa", site=base, client_id=world.halo_client_id,
+                company_identifier=world.halo_tenant, codebase="",
+            )  # fmt: skip
+        elif demo.psa == "autotask":
             connection = PsaConnection.create(
                 name="autotask", kind="autotask", site=f"{base}/atservicesrest/",
                 company_identifier=world.at_username, client_id=world.at_integration_code,
@@ -95,7 +102,9 @@ def _connect(ctx: Context, demo: Demo) -> PsaConnection:
                 client_id=world.cw_client_id,
             )  # fmt: skip
     scope = psa_secret_scope(connection)
-    if demo.psa == "autotask":
+    if demo.psa == "halopsa":
+        ctx.secrets.set(scope, "client_secret", world.halo_client_secret)
+    elif demo.psa == "autotask":
         ctx.secrets.set(scope, "secret", world.at_secret)
     else:
         ctx.secrets.set(scope, "public_key", world.cw_public_key)
