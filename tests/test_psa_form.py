@@ -1,5 +1,5 @@
-"""The PSA form, typed into with the keyboard against the ConnectWise and Autotask simulators
-over HTTP."""
+"""The PSA form, typed into with the keyboard against the ConnectWise, Autotask and HaloPSA
+simulators over HTTP."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from adapters.errors import Secret
 from adapters.sandbox import Faults, LoopbackServer, World, build_world
 from adapters.sandbox.autotask import autotask_app
 from adapters.sandbox.connectwise import CODEBASE, connectwise_app
+from adapters.sandbox.halopsa import halopsa_app
 from msp_tui.app import MspTuiApp
 from msp_tui.cli import main
 from msp_tui.context import Context
@@ -37,6 +38,13 @@ def cw() -> Iterator[tuple[LoopbackServer, World]]:
 def at() -> Iterator[tuple[LoopbackServer, World]]:
     world = build_world(seed=3, companies=40)
     with LoopbackServer(autotask_app(world)) as server:
+        yield server, world
+
+
+@pytest.fixture
+def halo() -> Iterator[tuple[LoopbackServer, World]]:
+    world = build_world(seed=3, companies=40)
+    with LoopbackServer(halopsa_app(world)) as server:
         yield server, world
 
 
@@ -285,3 +293,53 @@ async def test_saving_the_other_psa_asks_then_replaces_the_one_there(ctx: Contex
         await wait_until(pilot, lambda: not app.sync_state.syncing and PsaCompany.select().count())
         assert {c.connection.kind for c in PsaCompany.select()} == {"autotask"}
         await wait_until(pilot, lambda: psa_card_text(app).startswith("Autotask (PSA)"))
+
+
+async def test_the_form_connects_halopsa_with_its_own_fields(ctx: Context, halo, db_path) -> None:
+    server, world = halo
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        form = app.screen
+        await pilot.press("shift+tab")
+        assert isinstance(form.focused, RadioSet)
+        await pilot.press("right", "right", "enter")  # the third kind: HaloPSA
+        await wait_until(pilot, lambda: form.query_one("#fields-halopsa").display)
+        labels = [str(label.render()).strip()
+                  for label in form.query("#fields-halopsa .field-label")]  # fmt: skip
+        assert labels == ["URL", "Client ID", "Client secret", "Tenant", "Auth URL"]
+        assert form.query_one("#halo-secret").password  # masked
+
+        says = await checked(pilot, form)
+        assert "Fill in: URL, Client ID, Client secret" in says, says
+        await type_into(pilot, form, "halo-url", server.base_url)
+        await type_into(pilot, form, "halo-client-id", world.halo_client_id)
+        await type_into(pilot, form, "halo-secret", "NotTheSecret")
+        await type_into(pilot, form, "halo-tenant", world.halo_tenant)
+        says = await checked(pilot, form)
+        assert says.startswith("✗ Client ID, secret or tenant:"), says
+        assert "NotTheSecret" not in says
+        assert app.focused is form.query_one("#halo-secret")
+
+        await type_into(pilot, form, "halo-secret", world.halo_client_secret)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        connection = PsaConnection.get()
+        saved = (connection.kind, connection.site, connection.client_id,
+                 connection.company_identifier)  # fmt: skip
+        assert saved == ("halopsa", server.base_url, world.halo_client_id, world.halo_tenant)
+        assert ctx.secrets.get("psa/halopsa", "client_secret") == world.halo_client_secret
+        assert world.halo_client_secret not in stored_text(db_path)
+        await wait_until(pilot, lambda: not app.sync_state.syncing and PsaCompany.select().count())
+        await wait_until(pilot, lambda: "companies" in psa_card_text(app))
+        assert psa_card_text(app).startswith("HaloPSA (PSA)")
+        assert "recurring invoice lines" in psa_card_text(app)
+
+        form = await open_form(pilot, app)  # reopened: its settings, the secret kept
+        assert form.kind == "halopsa" and form.query_one("#fields-halopsa").display
+        assert form.query_one("#halo-url").value == server.base_url
+        assert form.query_one("#halo-secret").placeholder == STORED
+        says = await checked(pilot, form)
+        assert says.startswith("✓ HaloPSA accepted"), says
