@@ -81,7 +81,7 @@ def halopsa_app(
     world: World, faults: Faults | None = None, limits: HaloLimits | None = None
 ) -> Starlette:
     faults = faults or Faults()
-    faults.reads_by_post = ()  # every Halo POST writes
+    faults.reads_by_post = ("/auth/",)  # a token request is a POST, but not a write
     limits = limits or HaloLimits()
     book = HaloBook(world)
 
