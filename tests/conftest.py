@@ -16,6 +16,7 @@ import pytest
 
 from msp_tui.cli import main
 from msp_tui.context import Context, open_context
+from msp_tui.demo import PSAS
 
 ENGINE = os.environ.get("MSP_TUI_TEST_ENGINE", "sqlite")
 ON_POSTGRES = ENGINE == "postgres"
@@ -75,10 +76,11 @@ def mapped(demo_db: str | None):
         yield found
 
 
-@pytest.fixture(params=["connectwise", "autotask"], ids=["connectwise", "autotask"])
+@pytest.fixture(params=PSAS, ids=PSAS)
 def psa_mapped(request: pytest.FixtureRequest, demo_db: str | None):
     """The demo world synced and mapped by its truth, once against each PSA's simulator
-    (ConnectWise, Autotask): `demo.psa` says which. See recon_world for PSA-neutral helpers."""
+    (ConnectWise, Autotask, HaloPSA): `demo.psa` says which. See recon_world for PSA-neutral
+    helpers."""
     from recon_world import mapped_demo
 
     with mapped_demo(companies=60, db=demo_db, psa=request.param) as found:

@@ -1,5 +1,6 @@
 """Vendor alerts pushed over loopback become tickets in the PSA's simulator, once: the core
-cases for ConnectWise (a board) and Autotask (a queue) alike, the rest on ConnectWise."""
+cases for ConnectWise (a board), Autotask (a queue) and HaloPSA (a team) alike, the rest on
+ConnectWise."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ class Alerting:
     server: BackgroundServer
     integration: Integration
     partner_key: str
-    board_id: int  # ConnectWise's service board, Autotask's queue
+    board_id: int  # ConnectWise's service board, Autotask's queue, HaloPSA's team
 
     def console(self, base_url: str | None = None) -> MailprotectorConsole:
         return MailprotectorConsole(base_url or self.server.base_url, self.partner_key,
@@ -79,8 +80,8 @@ class Alerting:
 @contextmanager
 def alerting_on(psa: str, demo_db: str | None) -> Iterator[Alerting]:
     """The demo's PSA simulator, a Mailprotector integration with Alerts routed to the PSA's
-    "Alerts" board (Autotask: queue), as its adapter lists them, and our Vendor API on a free
-    loopback port."""
+    "Alerts" board (Autotask: queue; HaloPSA: team), as its adapter lists them, and our Vendor
+    API on a free loopback port."""
     demo, ctx = start_demo(seed=7, companies=60, db=demo_db, psa=psa)
     server = BackgroundServer(port=0).start()
     try:
@@ -89,6 +90,8 @@ def alerting_on(psa: str, demo_db: str | None) -> Iterator[Alerting]:
         board = next(b for b in asyncio.run(psa_boards(ctx.secrets)) if b.name == "Alerts")
         if psa == "autotask":
             assert board.external_id in dict(psa_book(demo).queues())
+        elif psa == "halopsa":
+            assert psa_book(demo).active_team(board.external_id)["name"] == "Alerts"
         set_alert_route(integration, board)
         yield Alerting(demo, ctx, server, integration, key, board.external_id)
     finally:
@@ -104,7 +107,7 @@ def alerting(demo_db: str | None) -> Iterator[Alerting]:
         yield found
 
 
-@pytest.fixture(params=PSAS[:2], ids=PSAS[:2])
+@pytest.fixture(params=PSAS, ids=PSAS)
 def psa_alerting(request: pytest.FixtureRequest, demo_db: str | None) -> Iterator[Alerting]:
     """Alerting on each PSA's simulator in turn."""
     with alerting_on(request.param, demo_db) as found:
@@ -144,8 +147,9 @@ async def test_a_pushed_alert_becomes_a_ticket_on_the_board_for_the_mapped_compa
     assert ticket.board_id == a.board_id and ticket.company_id == company_id
     assert ticket.summary == "Outbound spam from jdoe@"
     assert ticket.description == "Mailbox jdoe sent 4,000 messages in an hour."
-    # The vendor's highest priority: ConnectWise's priority 1, Autotask's Critical (4).
-    assert ticket.priority == {"connectwise": 1, "autotask": 4}[a.demo.psa]
+    # The vendor's highest priority: ConnectWise's priority 1, Autotask's Critical (4),
+    # HaloPSA's priority_id 1 (Critical), the vendor's 1-4 as they are.
+    assert ticket.priority == {"connectwise": 1, "autotask": 4, "halopsa": 1}[a.demo.psa]
     report = await debug(a, sent["messageId"])
     assert report["status"] == "created" and report["ticketId"] == ticket.id
     assert report["statusCode"] == 201 and report["errors"] == []
@@ -217,7 +221,8 @@ async def test_a_worker_killed_after_its_ticket_was_made_does_not_make_it_again(
 ) -> None:
     """A real `msp-tui alerts retry` process, SIGKILLed after the PSA made the ticket and
     before the worker heard back: the restarted worker finds the ticket by its reference
-    (ConnectWise's externalXRef, the reference line of Autotask's description)."""
+    (ConnectWise's externalXRef, the reference line of Autotask's description, HaloPSA's
+    third_party_id_string)."""
     a = psa_alerting
     share_psa_keys(a.ctx)
     customer = a.demo.mailprotector_customers[2]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from peewee import OperationalError
 from processes import share_secrets, wait_while_running
-from recon_world import psa_book, sim_quantity, sim_units
+from recon_world import psa_agreement_id, psa_book, sim_quantity, sim_units
 from stored import stored_text
 
 from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
@@ -446,13 +446,15 @@ def test_a_killed_sync_is_shown_interrupted(
 
 
 async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa_mapped) -> None:
-    """Synced from ConnectWise or Autotask, every situation the demo world was built with shows
-    with its status, and every PSA quantity is what the PSA's simulator holds today."""
+    """Synced from ConnectWise, Autotask or HaloPSA, every situation the demo world was built
+    with shows with its status, and every PSA quantity is what the PSA's simulator holds
+    today."""
     demo, ctx = psa_mapped
     outcome = await sync_psa(PsaConnection.get(), ctx.secrets, mode="full")
     assert outcome.ok, outcome.error
     world = demo.world
-    # Autotask's sync reads recurring service contracts only, not block hours.
+    # Autotask's and HaloPSA's syncs read what bills on a cycle only (recurring service
+    # contracts, recurring invoices), not block hours.
     expected = {
         a.id
         for a in world.additions.values()
@@ -462,7 +464,8 @@ async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa
     for row in PsaAgreementLine.select():
         assert float(row.quantity) == sim_units(demo, row.external_id), row.external_id
     cancelled = {a.external_id for a in PsaAgreement.select().where(PsaAgreement.cancelled)}
-    assert cancelled == {a.id for a in world.agreements.values() if a.status == "Cancelled"}
+    assert cancelled == {psa_agreement_id(demo, a.id) for a in world.agreements.values()
+                         if a.status == "Cancelled"}  # fmt: skip
     lines = {(line.company_external_id, line.product_identifier): line
              for line in reconciliation_lines() if line.company_id is not None}  # fmt: skip
     silent: list[int] = []
@@ -478,7 +481,8 @@ async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa
         if situation == NEW_REVENUE:
             assert (line.status, line.psa_quantity, on) == ("new_revenue", None, [])
             assert line.vendor_quantity > 0
-        elif situation == STALE:  # the line left on a cancelled (Autotask: inactive) contract
+        elif situation == STALE:  # left on a cancelled agreement (Autotask: inactive contract;
+            # HaloPSA: disabled recurring invoice)
             assert len(on) > len(live), line
             # Renewed on a live agreement at the vendor's count, or only the stale line left.
             assert line.status == ("no_change" if live else "stale"), line
@@ -523,3 +527,21 @@ async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa
                             psa_summary().budget)  # fmt: skip
     else:
         assert psa_summary().budget is None
+    if demo.psa == "halopsa":
+        # Every agreement that bills on a cycle is a recurring invoice, at a negative id; the
+        # cancelled ones are disabled. Halo has no prospects: the active clients, none a prospect.
+        book = psa_book(demo)
+        invoices = {i["id"]: i for i in book.invoices()}
+        assert (
+            set(invoices)
+            == {-a.id for a in world.agreements.values() if a.billing_cycle}
+            == {a.external_id for a in PsaAgreement.select()}
+        )
+        for agreement in PsaAgreement.select():
+            disabled = invoices[agreement.external_id]["disabled"]
+            assert agreement.cancelled == disabled and agreement.external_id < 0
+            assert agreement.agreement_status == ("Disabled" if disabled else "Active")
+        assert {c.external_id for c in PsaCompany.select()} == {
+            c.id for c in world.companies.values() if not c.deleted_flag
+        }
+        assert not PsaCompany.select().where(PsaCompany.is_prospect).exists()

@@ -1,6 +1,7 @@
 """Approved and adjusted changes written through the outbox to the PSA's simulator, once for
-each PSA: ConnectWise (a PATCH of the agreement addition) and Autotask (a POSTed
-ContractServiceAdjustment, a change of units from a date)."""
+each PSA: ConnectWise (a PATCH of the agreement addition), Autotask (a POSTed
+ContractServiceAdjustment, a change of units from a date) and HaloPSA (the recurring invoice
+POSTed whole, every line, since the lines it leaves out are deleted)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,39 @@ def where(line) -> tuple[int, int]:
     return agreement.external_id, PsaProduct.get_by_id(line.product_id).external_id
 
 
+Lines = dict[int, tuple[int, float, float]]
+
+
+def invoice_lines(demo, invoice_id: int) -> Lines:
+    """HaloPSA: the recurring invoice's lines, in order: id -> (item, quantity, unit price)."""
+    invoice = psa_book(demo).invoice(invoice_id)
+    assert invoice is not None, invoice_id
+    return {line["id"]: (line["_itemid"], line["qty_order"], line["unit_price"])
+            for line in invoice["lines"]}  # fmt: skip
+
+
+def invoice_before_write(demo, line) -> tuple[int, Lines]:
+    """HaloPSA: the (negative) id of the line's recurring invoice and its lines, before a write;
+    the line has others beside it there, so a write that sent only it would delete them."""
+    invoice_id, _ = where(line)
+    before = invoice_lines(demo, invoice_id)
+    assert invoice_id < 0 and len(before) > 1 and demo_external(line) in before
+    return invoice_id, before
+
+
+def assert_written_whole(demo, invoice_id: int, before: Lines, line_id: int, qty: float) -> None:
+    """HaloPSA got one POST of the whole invoice, every line in it, the line at `qty`; the
+    invoice kept all its other lines as they were."""
+    [[posted]] = psa_book(demo).posts
+    assert set(posted) == {"id", "lines"} and posted["id"] == invoice_id
+    assert [sent["id"] for sent in posted["lines"]] == list(before)
+    assert {sent["id"]: sent["qty_order"] for sent in posted["lines"]} == {
+        lid: (qty if lid == line_id else held) for lid, (_, held, _) in before.items()
+    }
+    item, _, price = before[line_id]
+    assert invoice_lines(demo, invoice_id) == {**before, line_id: (item, qty, price)}
+
+
 def reply_lost(decision: Decision) -> None:
     """The worker wrote the decision and died before it stored that: it waits again."""
     with writing():
@@ -55,6 +89,8 @@ async def test_approve_writes_the_change_once(psa_mapped) -> None:
     assert line.vendor_quantity != line.psa_quantity
     assert sim_quantity(demo, line) == float(line.psa_quantity)
     decide(line, "approve", "tester")
+    if demo.psa == "halopsa":
+        invoice_id, before = invoice_before_write(demo, line)
     psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
     assert result.state == "pushed"
@@ -62,6 +98,10 @@ async def test_approve_writes_the_change_once(psa_mapped) -> None:
     [write] = psa_writes(demo)
     if demo.psa == "connectwise":
         assert write.endswith(f"/additions/{demo_external(line)}")
+    elif demo.psa == "halopsa":
+        assert write == "/api/RecurringInvoice"
+        target = float(line.vendor_quantity)
+        assert_written_whole(demo, invoice_id, before, demo_external(line), target)
     else:
         [adjustment] = psa_book(demo).adjustments
         contract, service = where(line)
@@ -141,6 +181,9 @@ async def test_new_revenue_adds_a_line_once(psa_mapped) -> None:
     agreement = agreement_choices(line.company_id)[0]
     product = PsaProduct.get_by_id(line.product_id).external_id
     assert added_lines(demo, agreement.external_id, product) == []
+    if demo.psa == "halopsa":
+        before = invoice_lines(demo, agreement.external_id)
+        assert agreement.external_id < 0 and before
     decision = decide(line, "approve", "tester", agreement=agreement)
     psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
@@ -158,6 +201,16 @@ async def test_new_revenue_adds_a_line_once(psa_mapped) -> None:
             agreement.external_id,
             product,
         )
+    if demo.psa == "halopsa":  # the invoice posted whole: its lines, then the new one
+        [[posted]] = psa_book(demo).posts
+        *kept, new = posted["lines"]
+        assert posted["id"] == agreement.external_id
+        assert [sent["id"] for sent in kept] == list(before) and "id" not in new
+        assert (new["_itemid"], new["qty_order"]) == (product, float(line.vendor_quantity))
+        after = invoice_lines(demo, agreement.external_id)
+        [added] = set(after) - set(before)
+        item, quantity, _ = after.pop(added)
+        assert (item, quantity) == (product, float(line.vendor_quantity)) and after == before
 
 
 async def test_adjust_writes_the_operators_quantity_from_its_date(psa_mapped) -> None:
@@ -167,6 +220,8 @@ async def test_adjust_writes_the_operators_quantity_from_its_date(psa_mapped) ->
     first_of_month = today.replace(day=1)
     quantity = int(line.psa_quantity) + 7
     decide(line, "adjust", "tester", quantity=Decimal(quantity), effective_date=first_of_month)
+    if demo.psa == "halopsa":
+        invoice_id, before = invoice_before_write(demo, line)
     psa_faults(demo).log.clear()
     [result] = await push_pending(ctx.secrets, "tester")
     assert result.state == "pushed"
@@ -179,6 +234,8 @@ async def test_adjust_writes_the_operators_quantity_from_its_date(psa_mapped) ->
         assert (adjustment["contractID"], adjustment["serviceID"]) == where(line)
         for day in (first_of_month, today, month_end(today), month_end(today) + timedelta(1)):
             assert sim_quantity(demo, line, day) == quantity, day  # from that day on
+    elif demo.psa == "halopsa":  # Halo's invoice lines carry no date: the quantity, at once
+        assert_written_whole(demo, invoice_id, before, demo_external(line), quantity)
 
 
 async def test_a_future_effective_date_is_re_read_as_of_that_date(psa_mapped) -> None:
@@ -227,7 +284,9 @@ def test_a_killed_worker_process_restarted_pushes_exactly_once(psa_mapped) -> No
     """A real `msp-tui outbox push` process, killed with SIGKILL while its PSA call hangs."""
     demo, _ = psa_mapped
     db, line, decision, faults = approved_for_a_worker(psa_mapped)
-    faults.hang = 1  # the worker's first PSA call never answers
+    if demo.psa == "halopsa":
+        invoice_id, before = invoice_before_write(demo, line)
+    faults.hang = 1  # the worker's first PSA call (HaloPSA: its token request) never answers
     worker = outbox_push(db)
     wait_while_running(worker, lambda: faults.in_flight)
     worker.kill()  # SIGKILL: no cleanup runs, the lock and the connection die with it
@@ -248,15 +307,20 @@ def test_a_killed_worker_process_restarted_pushes_exactly_once(psa_mapped) -> No
     out, _ = third.communicate(timeout=60)
     assert third.returncode == 0 and "nothing to write" in out, out
     assert len(psa_writes(demo)) == 1
+    if demo.psa == "halopsa":
+        target = float(line.vendor_quantity)
+        assert_written_whole(demo, invoice_id, before, demo_external(line), target)
 
 
 def test_a_worker_killed_after_its_write_landed_does_not_write_it_again(psa_mapped) -> None:
-    """SIGKILL after the PSA carried the write out (ConnectWise's PATCH, Autotask's adjustment)
-    and before the worker heard back: the PSA holds the new quantity, the store still says
-    pending. A restarted worker re-reads the line, sees the target there and only marks it
-    pushed."""
+    """SIGKILL after the PSA carried the write out (ConnectWise's PATCH, Autotask's adjustment,
+    HaloPSA's POST of the invoice) and before the worker heard back: the PSA holds the new
+    quantity, the store still says pending. A restarted worker re-reads the line, sees the
+    target there and only marks it pushed."""
     demo, _ = psa_mapped
     db, line, decision, faults = approved_for_a_worker(psa_mapped)
+    if demo.psa == "halopsa":
+        invoice_id, before = invoice_before_write(demo, line)
     hold_reply_of_next_write(demo)  # the write is applied, its reply held
     worker = outbox_push(db)
     wait_while_running(worker, lambda: faults.replies_held)
@@ -278,6 +342,9 @@ def test_a_worker_killed_after_its_write_landed_does_not_write_it_again(psa_mapp
     assert Decision.get_by_id(decision.id).state == "pushed"
     if demo.psa == "autotask":
         assert len(psa_book(demo).adjustments) == 1
+    elif demo.psa == "halopsa":  # one POST, every line kept
+        target = float(line.vendor_quantity)
+        assert_written_whole(demo, invoice_id, before, demo_external(line), target)
 
 
 async def test_one_outbox_writer_at_a_time(psa_mapped) -> None:
