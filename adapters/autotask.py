@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 
 from adapters.autotask_limits import PER_ENDPOINT, RequestBudget, endpoint_of
-from adapters.connectwise import LOOPBACK_HOSTS
 from adapters.errors import MalformedResponse, NotFound, Secret, VendorError, register_secret
 from adapters.http import HttpClient, RetryPolicy
 from adapters.psa import PsaWords
@@ -33,6 +32,7 @@ from adapters.records import (
     PsaCompanyRecord,
     PsaProductRecord,
 )
+from adapters.values import as_date, as_float, as_int, service_url
 
 VENDOR = "Autotask"
 ZONE_LOOKUP = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation"
@@ -52,18 +52,7 @@ REFERENCE = "msp-tui reference: "
 def zone_url(url: str) -> str:
     """The zone's REST base as zoneInformation gives it (`https://webservices5.autotask.net/
     atservicesrest/`), https only (plain http for a loopback simulator)."""
-    url = url.strip()
-    if "://" not in url:
-        url = f"https://{url}"
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a URL ({exc})") from None
-    if not parsed.host or parsed.userinfo:
-        raise ValueError(f"not a zone URL: {url!r}")
-    if parsed.scheme != "https" and not (parsed.scheme == "http" and parsed.host in LOOPBACK_HOSTS):
-        raise ValueError(f"{url}: Autotask needs https (http only for 127.0.0.1)")
-    return url.rstrip("/") + "/"
+    return service_url(url, "Autotask") + "/"
 
 
 async def find_zone(
@@ -97,29 +86,6 @@ class AutotaskCredentials:
     zone: str | None = None  # the zone's REST base; looked up from the user name when None
 
 
-def _date(value: Any) -> date | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _eq(field: str, value: Any) -> dict[str, Any]:
     return {"op": "eq", "field": field, "value": value}
 
@@ -134,12 +100,12 @@ def current_units(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Per contract service, the row in force: the latest start, then the highest id."""
     best: dict[int, dict[str, Any]] = {}
     for row in rows:
-        service = _int(row.get("contractServiceID"))
+        service = as_int(row.get("contractServiceID"))
         if service is None:
             continue
-        key = (str(row.get("startDate") or ""), _int(row.get("id")) or 0)
+        key = (str(row.get("startDate") or ""), as_int(row.get("id")) or 0)
         held = best.get(service)
-        if held is None or key > (str(held.get("startDate") or ""), _int(held.get("id")) or 0):
+        if held is None or key > (str(held.get("startDate") or ""), as_int(held.get("id")) or 0):
             best[service] = row
     return best
 
@@ -242,7 +208,7 @@ class AutotaskAdapter:
             page = await self._call("POST", url, body)
             if not isinstance(page, dict) or not isinstance(page.get("items"), list):
                 raise MalformedResponse(VENDOR, f"Autotask's {entity} query reply has no items")
-            found = [i for i in page["items"] if isinstance(i, dict) and _int(i.get("id"))]
+            found = [i for i in page["items"] if isinstance(i, dict) and as_int(i.get("id"))]
             items.extend(found)
             details = page.get("pageDetails") if isinstance(page.get("pageDetails"), dict) else {}
             following = details.get("nextPageUrl")
@@ -252,7 +218,7 @@ class AutotaskAdapter:
                     raise MalformedResponse(VENDOR, "Autotask's next page is on another host")
                 url = following
             elif len(found) >= PAGE:  # a full page and no next one: walk on by id
-                last = max(_int(i["id"]) or 0 for i in found)
+                last = max(as_int(i["id"]) or 0 for i in found)
                 body = {**body, "filter": [*filters, {"op": "gt", "field": "id", "value": last}]}
                 url = f"{entity}/query"
             else:
@@ -280,8 +246,8 @@ class AutotaskAdapter:
                 identifier=str(r.get("companyNumber") or r["id"]),
                 name=str(r.get("companyName") or r["id"]),
                 website=r.get("webAddress") or None,
-                status=COMPANY_TYPES.get(_int(r.get("companyType")) or 0),
-                is_prospect=_int(r.get("companyType")) != CUSTOMER,
+                status=COMPANY_TYPES.get(as_int(r.get("companyType")) or 0),
+                is_prospect=as_int(r.get("companyType")) != CUSTOMER,
             )
             for r in rows
         ]
@@ -304,7 +270,7 @@ class AutotaskAdapter:
                 description=str(r.get("description") or r.get("name") or ""),
                 inactive=r.get("isActive") is False,
                 recurring=True,
-                price=_float(r.get("unitPrice")),
+                price=as_float(r.get("unitPrice")),
             )
             for r in rows
         ]
@@ -318,12 +284,12 @@ class AutotaskAdapter:
                 external_id=int(r["id"]),
                 company_id=int(r["companyID"]),
                 name=str(r.get("contractName") or r["id"]),
-                agreement_status="Active" if _int(r.get("status")) == 1 else "Inactive",
-                cancelled=_int(r.get("status")) != 1,
+                agreement_status="Active" if as_int(r.get("status")) == 1 else "Inactive",
+                cancelled=as_int(r.get("status")) != 1,
                 billing_cycle="Recurring",
             )
             for r in rows
-            if _int(r.get("companyID")) is not None
+            if as_int(r.get("companyID")) is not None
         ]
 
     async def lines_for(
@@ -367,17 +333,17 @@ class AutotaskAdapter:
                names: dict[int, str]) -> list[PsaAdditionRecord]:  # fmt: skip
         lines = []
         for s in services:
-            contract, service = _int(s.get("contractID")), _int(s.get("serviceID"))
+            contract, service = as_int(s.get("contractID")), as_int(s.get("serviceID"))
             if contract is None:
                 continue
             row = units.get(int(s["id"]), {})
-            price = _float(s.get("adjustedPrice"))
+            price = as_float(s.get("adjustedPrice"))
             lines.append(PsaAdditionRecord(
                 external_id=int(s["id"]), agreement_id=contract, product_id=service,
                 product_identifier=names.get(service or 0, ""),
-                quantity=float(_int(row.get("units")) or 0), less_included=0.0,
-                unit_price=price if price is not None else _float(s.get("unitPrice")),
-                bill_customer="Billable", effective_date=_date(row.get("startDate")),
+                quantity=float(as_int(row.get("units")) or 0), less_included=0.0,
+                unit_price=price if price is not None else as_float(s.get("unitPrice")),
+                bill_customer="Billable", effective_date=as_date(row.get("startDate")),
                 cancelled_date=None, agreement_status="Active",
             ))  # fmt: skip
         return lines
@@ -429,7 +395,7 @@ class AutotaskAdapter:
             return
         body = await self._call("GET", f"ContractServices/{line_id}")
         item = body.get("item") if isinstance(body, dict) else None
-        service = _int(item.get("serviceID")) if isinstance(item, dict) else None
+        service = as_int(item.get("serviceID")) if isinstance(item, dict) else None
         if service is None:
             raise MalformedResponse(
                 VENDOR, f"Autotask's contract service {line_id} names no service"
@@ -460,7 +426,7 @@ class AutotaskAdapter:
                       and str(f.get("name", "")).casefold() == "queueid"), {})  # fmt: skip
         return [Board(int(v["value"]), str(v.get("label") or v["value"]))
                 for v in queue.get("picklistValues") or []
-                if isinstance(v, dict) and _int(v.get("value")) is not None
+                if isinstance(v, dict) and as_int(v.get("value")) is not None
                 and v.get("isActive", True)]  # fmt: skip
 
     async def find_ticket(self, external_ref: str) -> int | None:
@@ -487,6 +453,6 @@ class AutotaskAdapter:
                 "queueID": board_id, "status": NEW_TICKET,
                 "priority": PRIORITIES.get(priority_id or 3, 2)}  # fmt: skip
         created = await self._call("POST", "Tickets", body, idempotent=False)
-        if not isinstance(created, dict) or _int(created.get("itemId")) is None:
+        if not isinstance(created, dict) or as_int(created.get("itemId")) is None:
             raise MalformedResponse(VENDOR, "Autotask created a ticket but sent no itemId")
         return int(created["itemId"])

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from adapters.errors import RateLimited
+from adapters.values import as_int
 
 PER_ENDPOINT = 3
 HOURLY = 10_000
@@ -29,13 +30,6 @@ def endpoint_of(path: str) -> str:
     if "v1.0" in lowered:
         parts = parts[lowered.index("v1.0") + 1 :]
     return parts[0] if parts else ""
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -58,8 +52,8 @@ class RequestBudget:
 
     def note(self, info: dict[str, Any]) -> None:
         """What ThresholdInformation said."""
-        limit = _int(info.get("externalRequestThreshold"))
-        count = _int(info.get("currentTimeframeRequestCount"))
+        limit = as_int(info.get("externalRequestThreshold"))
+        count = as_int(info.get("currentTimeframeRequestCount"))
         if limit and limit > 0:
             self.limit = limit
         if count is not None:

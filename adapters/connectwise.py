@@ -33,29 +33,16 @@ from adapters.records import (
     PsaCompanyRecord,
     PsaProductRecord,
 )
+from adapters.values import as_date, as_float, service_url
 
 VENDOR = "ConnectWise"
 PAGE_SIZE = 1000
 DEFAULT_CODEBASE = "v4_6_release"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def site_url(site: str) -> str:
     """`https://na.myconnectwise.net` as given; plain http only for a loopback simulator."""
-    site = site.strip().rstrip("/")
-    if "://" not in site:
-        site = f"https://{site}"
-    try:
-        url = httpx.URL(site)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a URL ({exc})") from None
-    if not url.host:
-        raise ValueError(f"not a URL: {site!r}")
-    if url.userinfo:
-        raise ValueError("the URL carries a user name or password: the keys go elsewhere")
-    if url.scheme != "https" and not (url.scheme == "http" and url.host in LOOPBACK_HOSTS):
-        raise ValueError(f"{site}: ConnectWise needs https (http only for 127.0.0.1)")
-    return site
+    return service_url(site, "ConnectWise")
 
 
 @dataclass(frozen=True)
@@ -104,24 +91,8 @@ async def find_codebase(
     return codebase
 
 
-def _date(value: Any) -> date | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _ref(value: Any, key: str = "id") -> Any:
     return value.get(key) if isinstance(value, dict) else None
-
-
-def _float(value: Any, default: float | None = 0.0) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 class ConnectWiseAdapter:
@@ -209,7 +180,7 @@ class ConnectWiseAdapter:
                 description=str(r.get("description") or ""),
                 inactive=bool(r.get("inactiveFlag")),
                 recurring=bool(r.get("recurringFlag")),
-                price=_float(r.get("price"), None),
+                price=as_float(r.get("price"), None),
             )
             for r in rows
         ]
@@ -242,12 +213,12 @@ class ConnectWiseAdapter:
             agreement_id=agreement_id,
             product_id=product.get("id"),
             product_identifier=str(product.get("identifier") or ""),
-            quantity=_float(r.get("quantity")) or 0.0,
-            less_included=_float(r.get("lessIncluded")) or 0.0,
-            unit_price=_float(r.get("unitPrice"), None),
+            quantity=as_float(r.get("quantity")) or 0.0,
+            less_included=as_float(r.get("lessIncluded")) or 0.0,
+            unit_price=as_float(r.get("unitPrice"), None),
             bill_customer=r.get("billCustomer"),
-            effective_date=_date(r.get("effectiveDate")),
-            cancelled_date=_date(r.get("cancelledDate")),
+            effective_date=as_date(r.get("effectiveDate")),
+            cancelled_date=as_date(r.get("cancelledDate")),
             agreement_status=r.get("agreementStatus"),
         )
 

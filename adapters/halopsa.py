@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 
-from adapters.connectwise import LOOPBACK_HOSTS
 from adapters.errors import (
     AuthenticationError,
     MalformedResponse,
@@ -39,6 +38,7 @@ from adapters.records import (
     PsaCompanyRecord,
     PsaProductRecord,
 )
+from adapters.values import as_float, as_int, service_url
 
 VENDOR = "HaloPSA"
 PAGE = 100  # the most a page holds, whatever page_size asks
@@ -48,18 +48,7 @@ MAX_PAGES = 10_000
 
 def halo_url(url: str) -> str:
     """`https://acme.halopsa.com` as given; plain http only for a loopback simulator."""
-    url = url.strip().rstrip("/")
-    if "://" not in url:
-        url = f"https://{url}"
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a URL ({exc})") from None
-    if not parsed.host or parsed.userinfo:
-        raise ValueError(f"not a HaloPSA URL: {url!r}")
-    if parsed.scheme != "https" and not (parsed.scheme == "http" and parsed.host in LOOPBACK_HOSTS):
-        raise ValueError(f"{url}: HaloPSA needs https (http only for 127.0.0.1)")
-    return url
+    return service_url(url, "HaloPSA")
 
 
 @dataclass(frozen=True)
@@ -73,20 +62,6 @@ class HaloCredentials:
     @property
     def token_url(self) -> str:
         return f"{halo_url(self.auth_url or f'{self.url}/auth')}/token"
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class HaloAdapter:
@@ -158,7 +133,7 @@ class HaloAdapter:
             raise MalformedResponse(VENDOR, "HaloPSA's token reply has no access_token")
         register_secret(token)
         self._token, self.tokens = token, self.tokens + 1
-        self._expires = self._clock() + (_float(body.get("expires_in")) or 3600.0)
+        self._expires = self._clock() + (as_float(body.get("expires_in")) or 3600.0)
 
     async def _call(self, method: str, path: str, *, params: dict | None = None,
                     body: Any = None, idempotent: bool | None = None) -> Any:  # fmt: skip
@@ -187,9 +162,9 @@ class HaloAdapter:
             found = body.get(key) if isinstance(body, dict) else None
             if not isinstance(found, list):
                 raise MalformedResponse(VENDOR, f"HaloPSA's {entity} list has no {key!r}")
-            total = _int(body.get("record_count"))
+            total = as_int(body.get("record_count"))
             rows.update(
-                (int(r["id"]), r) for r in found if isinstance(r, dict) and _int(r.get("id"))
+                (int(r["id"]), r) for r in found if isinstance(r, dict) and as_int(r.get("id"))
             )
             if not found or total is None or len(rows) >= total:
                 break
@@ -204,7 +179,7 @@ class HaloAdapter:
         await self._bearer()
         body = await self._call("GET", "Client", params={"pageinate": "true", "page_size": 1,
                                                          "page_no": 1})  # fmt: skip
-        return {"clients": _int(body.get("record_count")) if isinstance(body, dict) else None}
+        return {"clients": as_int(body.get("record_count")) if isinstance(body, dict) else None}
 
     async def companies(self) -> list[PsaCompanyRecord]:
         rows = await self._all("Client", "clients")
@@ -220,7 +195,7 @@ class HaloAdapter:
         return [PsaProductRecord(external_id=int(r["id"]), identifier=str(r.get("name") or r["id"]),
                                  description=str(r.get("description") or r.get("name") or ""),
                                  inactive=bool(r.get("inactive")), recurring=True,
-                                 price=_float(r.get("baseprice")))
+                                 price=as_float(r.get("baseprice")))
                 for r in rows]  # fmt: skip
 
     async def _invoices(self, **params: Any) -> list[dict[str, Any]]:
@@ -235,20 +210,20 @@ class HaloAdapter:
                                             or f"Recurring invoice {r['id']}"),
                                    agreement_status="Disabled" if r.get("disabled") else "Active",
                                    cancelled=bool(r.get("disabled")), billing_cycle="Recurring")
-                for r in rows if _int(r.get("client_id")) is not None]  # fmt: skip
+                for r in rows if as_int(r.get("client_id")) is not None]  # fmt: skip
 
     @staticmethod
     def _lines(invoice: dict[str, Any], names: dict[int, str]) -> list[PsaAdditionRecord]:
         found = []
         for line in invoice.get("lines") or []:
-            if not isinstance(line, dict) or _int(line.get("id")) is None:
+            if not isinstance(line, dict) or as_int(line.get("id")) is None:
                 continue
-            item = _int(line.get("_itemid"))
+            item = as_int(line.get("_itemid"))
             found.append(PsaAdditionRecord(
                 external_id=int(line["id"]), agreement_id=int(invoice["id"]), product_id=item,
                 product_identifier=names.get(item or 0, ""),
-                quantity=_float(line.get("qty_order")) or 0.0, less_included=0.0,
-                unit_price=_float(line.get("unit_price")), bill_customer="Billable",
+                quantity=as_float(line.get("qty_order")) or 0.0, less_included=0.0,
+                unit_price=as_float(line.get("unit_price")), bill_customer="Billable",
                 effective_date=None, cancelled_date=None,
                 agreement_status="Disabled" if invoice.get("disabled") else "Active",
             ))  # fmt: skip
@@ -279,7 +254,7 @@ class HaloAdapter:
     async def _invoice(self, invoice_id: int) -> dict[str, Any]:
         body = await self._call("GET", f"RecurringInvoice/{invoice_id}",
                                 params={"includelines": "true"})  # fmt: skip
-        if not isinstance(body, dict) or _int(body.get("id")) != invoice_id:
+        if not isinstance(body, dict) or as_int(body.get("id")) != invoice_id:
             raise MalformedResponse(VENDOR, f"HaloPSA sent no recurring invoice {invoice_id}")
         return body
 
@@ -319,7 +294,7 @@ class HaloAdapter:
     ) -> None:
         invoice = await self._invoice(agreement_id)
         lines = [self._kept(line) for line in invoice.get("lines") or [] if isinstance(line, dict)]
-        target = [line for line in lines if _int(line.get("id")) == line_id]
+        target = [line for line in lines if as_int(line.get("id")) == line_id]
         if not target:
             raise NotFound(VENDOR, f"HaloPSA's recurring invoice {agreement_id} has no line"
                                    f" {line_id} any more", 404)  # fmt: skip
@@ -349,7 +324,7 @@ class HaloAdapter:
         if not isinstance(rows, list):
             raise MalformedResponse(VENDOR, "HaloPSA's teams are not a list")
         return [Board(int(r["id"]), str(r.get("name") or r["id"])) for r in rows
-                if isinstance(r, dict) and _int(r.get("id")) is not None
+                if isinstance(r, dict) and as_int(r.get("id")) is not None
                 and not r.get("inactive")]  # fmt: skip
 
     async def find_ticket(self, external_ref: str) -> int | None:
@@ -374,6 +349,6 @@ class HaloAdapter:
             ticket["third_party_id_string"] = external_ref
         created = await self._call("POST", "Tickets", body=[ticket], idempotent=False)
         first = created[0] if isinstance(created, list) and created else created
-        if not isinstance(first, dict) or _int(first.get("id")) is None:
+        if not isinstance(first, dict) or as_int(first.get("id")) is None:
             raise MalformedResponse(VENDOR, "HaloPSA created a ticket but sent no id")
         return int(first["id"])
