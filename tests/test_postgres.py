@@ -97,7 +97,7 @@ def test_two_outbox_pushes_write_each_decision_once(pg_store: str) -> None:
         faults.log.clear()
         faults.hang = 1  # the first worker's first PSA call waits until released
         first = cli(pg_store, "outbox", "push")
-        wait_while_running(first, lambda: faults.in_flight)
+        wait_while_running(first, lambda: faults.in_flight > 0)
         second = cli(pg_store, "outbox", "push")
         out, _ = second.communicate(timeout=60)
         assert "another msp-tui is writing" in out, out

@@ -659,3 +659,15 @@ async def test_concurrent_requests_are_counted(st: Sim) -> None:
     assert st.faults.in_flight == 0
     assert st.faults.requests == 8
     assert sorted(st.faults.log) == [("GET", f"/restapi/domain-groups?n={n}") for n in range(8)]
+
+
+def test_a_reply_finishing_after_a_reset_leaves_in_flight_at_zero() -> None:
+    """A test that resets the faults while the server is still sending the last reply must not
+    see in_flight at -1 (truthy), or a wait for a request in flight ends at once."""
+    faults = Faults()
+    generation = faults._begin("GET", "/x")
+    faults.reset()
+    faults._end(generation)
+    assert faults.in_flight == 0
+    faults._end(faults._begin("GET", "/y"))
+    assert faults.in_flight == 0 and faults.requests == 1

@@ -431,7 +431,7 @@ def test_a_killed_sync_is_shown_interrupted(
     sync = subprocess.Popen([sys.executable, "-m", "msp_tui", "--db", str(db_path), "sync",
                              "spamtitan"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
-    wait_while_running(sync, lambda: spamtitan.faults.in_flight)
+    wait_while_running(sync, lambda: spamtitan.faults.in_flight > 0)
     sync.kill()
     sync.wait(timeout=30)
     spamtitan.faults.release_hangs()

@@ -288,7 +288,7 @@ def test_a_killed_worker_process_restarted_pushes_exactly_once(psa_mapped) -> No
         invoice_id, before = invoice_before_write(demo, line)
     faults.hang = 1  # the worker's first PSA call (HaloPSA: its token request) never answers
     worker = outbox_push(db)
-    wait_while_running(worker, lambda: faults.in_flight)
+    wait_while_running(worker, lambda: faults.in_flight > 0)
     worker.kill()  # SIGKILL: no cleanup runs, the lock and the connection die with it
     worker.wait(timeout=10)
     faults.release_hangs()

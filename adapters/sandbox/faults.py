@@ -50,6 +50,7 @@ class Faults:
     )
     _tokens: float = field(default=math.inf, repr=False)  # the bucket starts full
     _refilled: float = field(default_factory=time.monotonic, repr=False)
+    _generation: int = field(default=0, repr=False)
 
     def reset(self) -> None:
         """Back to a well-behaved server; the counters start again from zero."""
@@ -64,6 +65,7 @@ class Faults:
             self.clock = time.monotonic
             self._tokens = math.inf
             self.requests = self.in_flight = self.max_in_flight = 0
+            self._generation += 1
             self.log.clear()
 
     def release_hangs(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -82,7 +84,8 @@ class Faults:
         with self._lock:
             return self._hangs.setdefault(loop, asyncio.Event())
 
-    def _begin(self, method: str, target: str) -> None:
+    def _begin(self, method: str, target: str) -> int:
+        """Count a request in; returns the generation it belongs to (see `_end`)."""
         with self._lock:
             self.requests += 1
             self.in_flight += 1
@@ -90,10 +93,14 @@ class Faults:
             self.log.append((method, target))
             if len(self.log) > LOG_LIMIT:
                 del self.log[: LOG_LIMIT // 10]
+            return self._generation
 
-    def _end(self) -> None:
+    def _end(self, generation: int) -> None:
+        """Count a request out, unless `reset` came between: a reply still being sent when a
+        test resets the faults must not leave `in_flight` at -1."""
         with self._lock:
-            self.in_flight -= 1
+            if generation == self._generation:
+                self.in_flight -= 1
 
     def _take(self) -> tuple[str | None, int]:
         """The fault this request gets, if any, counting it off; and the Retry-After for a 429."""
@@ -155,13 +162,13 @@ class FaultMiddleware:
             return
         faults = self.faults
         query = scope.get("query_string", b"").decode("latin-1")
-        faults._begin(scope["method"], scope["path"] + (f"?{query}" if query else ""))
+        generation = faults._begin(scope["method"], scope["path"] + (f"?{query}" if query else ""))
         try:
             if faults.latency_s > 0:
                 await asyncio.sleep(faults.latency_s)
             await self._answer(scope, receive, send)
         finally:
-            faults._end()
+            faults._end(generation)
 
     async def _answer(self, scope: dict, receive: Callable, send: Callable) -> None:
         faults = self.faults
