@@ -16,6 +16,7 @@ import pytest
 from office import AT, office
 from pilot_tools import wait_until
 from textual.command import CommandList, CommandPalette
+from textual.widgets import Input
 
 from msp_tui.app import MspTuiApp
 from msp_tui.context import Context
@@ -74,6 +75,10 @@ def take(snap_compare, ctx: Context, keys: list[str | Callable] = (), ready: Rea
                          or not app.screen.focus_chain)  # fmt: skip
         app.clear_notifications()
         await wait_until(pilot, lambda: not app.sync_state.syncing and not app._notifications)
+        # A text cursor blinks every 0.5 s: on a busy machine the picture could catch it off.
+        for screen in app.screen_stack:
+            for field in screen.query(Input):
+                field.cursor_blink = False  # and shown, where the field has the focus
 
     return snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
