@@ -15,6 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.autotask import AutotaskCredentials
+from adapters.connectwise import ConnectWiseCredentials
+from adapters.errors import Secret
+from adapters.halopsa import HaloCredentials
 from adapters.sandbox import LoopbackServer, World, build_world
 from adapters.sandbox.autotask import autotask_app
 from adapters.sandbox.connectwise import connectwise_app
@@ -22,8 +26,7 @@ from adapters.sandbox.halopsa import halopsa_app
 from adapters.sandbox.mailprotector import Customer, customers_from_world
 from adapters.sandbox.spamtitan import spamtitan_app
 from msp_tui.context import Context, open_context
-from msp_tui.sources import psa_secret_scope
-from msp_tui.store.db import writing
+from msp_tui.psa_setup import save_autotask, save_connectwise, save_halopsa
 from msp_tui.store.models import PsaConnection
 from msp_tui.sync import sync_psa
 
@@ -83,30 +86,19 @@ def start_demo(
 
 
 def _connect(ctx: Context, demo: Demo) -> PsaConnection:
-    world, base = demo.world, demo.psa_server.base_url
-    with writing(ctx.db):
-        if demo.psa == "halopsa":
-            connection = PsaConnection.create(
-                name="halopsa", kind="halopsa", site=base, client_id=world.halo_client_id,
-                company_identifier=world.halo_tenant, codebase="",
-            )  # fmt: skip
-        elif demo.psa == "autotask":
-            connection = PsaConnection.create(
-                name="autotask", kind="autotask", site=f"{base}/atservicesrest/",
-                company_identifier=world.at_username, client_id=world.at_integration_code,
-                codebase="",
-            )  # fmt: skip
-        else:
-            connection = PsaConnection.create(
-                name="connectwise", site=base, company_identifier=world.cw_company_id,
-                client_id=world.cw_client_id,
-            )  # fmt: skip
-    scope = psa_secret_scope(connection)
+    """The simulated PSA's connection, saved as `psa set` saves it (settings to the store, the
+    secrets to the secret store); unchecked until the sync that follows."""
+    world, base, secrets = demo.world, demo.psa_server.base_url, ctx.secrets
     if demo.psa == "halopsa":
-        ctx.secrets.set(scope, "client_secret", world.halo_client_secret)
-    elif demo.psa == "autotask":
-        ctx.secrets.set(scope, "secret", world.at_secret)
-    else:
-        ctx.secrets.set(scope, "public_key", world.cw_public_key)
-        ctx.secrets.set(scope, "private_key", world.cw_private_key)
-    return connection
+        return save_halopsa(secrets, HaloCredentials(
+            base, world.halo_client_id, Secret(world.halo_client_secret), tenant=world.halo_tenant,
+        ), checked=False)  # fmt: skip
+    if demo.psa == "autotask":
+        return save_autotask(secrets, AutotaskCredentials(
+            world.at_username, world.at_integration_code, Secret(world.at_secret),
+            f"{base}/atservicesrest/",
+        ), checked=False)  # fmt: skip
+    return save_connectwise(secrets, ConnectWiseCredentials(
+        base, world.cw_company_id, Secret(world.cw_public_key), Secret(world.cw_private_key),
+        world.cw_client_id,
+    ), checked=False)  # fmt: skip
