@@ -18,6 +18,7 @@ from textual.reactive import reactive
 
 from msp_tui import __version__
 from msp_tui.alerts import AlertResult, alerts_due, deliver_alerts
+from msp_tui.background import WorkLoop
 from msp_tui.context import Context
 from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
@@ -112,6 +113,8 @@ class MspTuiApp(App[None]):
         self._outbox_busy = False
         self._alerts_busy = False
         self._outbox_again = False
+        # Syncs, outbox and alert rounds run there, off the loop that draws the screen.
+        self.work = WorkLoop()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
@@ -214,7 +217,7 @@ class MspTuiApp(App[None]):
         return len(sources)
 
     async def _sync(self, source: SyncSource, mode: Mode) -> None:
-        outcome = await source.run(self.ctx.secrets, mode)
+        outcome = await self.work.run(source.run(self.ctx.secrets, mode))
         self.post_message(SyncFinished(source.key, outcome))
 
     def on_sync_finished(self, message: SyncFinished) -> None:
@@ -241,8 +244,8 @@ class MspTuiApp(App[None]):
 
     async def _push_outbox(self) -> None:
         try:
-            results = await push_pending(self.ctx.secrets, current_operator(),
-                                         self.adapter_options)  # fmt: skip
+            results = await self.work.run(push_pending(self.ctx.secrets, current_operator(),
+                                                       self.adapter_options))  # fmt: skip
         except OutboxBusy as exc:
             self.post_message(OutboxPushed([], str(exc), busy=True))
         except DecisionError as exc:
@@ -288,7 +291,7 @@ class MspTuiApp(App[None]):
 
     async def _deliver_alerts(self) -> None:
         try:
-            results = await deliver_alerts(self.ctx.secrets, self.adapter_options)
+            results = await self.work.run(deliver_alerts(self.ctx.secrets, self.adapter_options))
         except Exception as exc:
             self.post_message(AlertsDelivered([], str(exc)))
         else:
@@ -309,6 +312,7 @@ class MspTuiApp(App[None]):
         self.alert_rounds += 1
 
     def on_unmount(self) -> None:
+        self.work.stop()
         if self.vendor_api is not None:
             self.vendor_api.stop()
 
