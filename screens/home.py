@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from textual import on, work
@@ -120,6 +121,37 @@ def reconcile_card(summary: ReviewSummary) -> CardData:
     return CardData("reconcile", "reconcile", "Reconcile (c)", tuple(lines), status)
 
 
+COUNTING = CardData("reconcile", "reconcile", "Reconcile (c)", ("Counting the lines to review…",))
+
+
+@dataclass(frozen=True)
+class HomeData:
+    cards: list[CardData]
+    words: PsaWords | None
+
+
+def read_home() -> HomeData:
+    """Every card but the reconciliation count (see `HomeScreen.count_review`). Reads the
+    store: called in a thread."""
+    summaries = integration_summaries()
+    psa = psa_summary()
+    words = psa_words() if psa is not None else None
+    cards = [psa_card(psa, words)]
+    if psa is not None and summaries:
+        cards.append(COUNTING)
+    alerts = alert_counts()
+    if any(alerts.values()):
+        cards.append(alerts_card(alerts))
+    cards += [integration_card(s) for s in summaries]
+    if psa is not None and summaries:  # before that, the first steps keep the screen
+        cards.append(schedule_card())
+    cards += [
+        CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
+        for vendor, (title, blurb) in CATALOG.items()
+    ]
+    return HomeData(cards, words)
+
+
 def alerts_card(counts: dict[str, int]) -> CardData:
     made = counts["created"]
     line = (f"{counts['failed']:,} failed · {counts['queued']:,} queued ·"
@@ -184,6 +216,12 @@ disconnecting. A card with a problem says what to do next.
 
     def __init__(self, card: CardData) -> None:
         super().__init__(classes=f"card -{card.kind} -{card.status or 'none'}")
+        self.set_card(card)
+
+    def set_card(self, card: CardData) -> None:
+        if hasattr(self, "card"):
+            self.remove_class(f"-{self.card.status or 'none'}")
+        self.add_class(f"-{card.status or 'none'}")
         self.card = card
         self.update(f"[b]{shown(card.title)}[/b]\n" + "\n".join(map(shown, card.lines)))
 
@@ -252,12 +290,6 @@ class HomeScreen(Screen):
             yield VerticalScroll(id="cards", can_focus=False)
         yield Footer()
 
-    def on_mount(self) -> None:
-        self._last_card: Card | None = None
-        self._was_syncing = False
-        self.watch(self.app, "sync_state", self._sync_seen)
-        self.action_refresh()
-
     def _sync_seen(self, state) -> None:
         """Home is a summary, not a list being worked through: when the syncs end, it shows
         what they brought without waiting for r (other screens light "new data" instead)."""
@@ -266,29 +298,74 @@ class HomeScreen(Screen):
         if ended and self.is_current:
             self.action_refresh()
 
-    def cards(self) -> list[CardData]:
-        summaries = integration_summaries()
-        psa = psa_summary()
-        self._psa_words = psa_words() if psa is not None else None
-        cards = [psa_card(psa, self._psa_words)]
-        if psa is not None and summaries:
-            cards.append(reconcile_card(review_summary(current_period())))
-        alerts = alert_counts()
-        if any(alerts.values()):
-            cards.append(alerts_card(alerts))
-        cards += [integration_card(s) for s in summaries]
-        if psa is not None and summaries:  # before that, the first steps keep the screen
-            cards.append(schedule_card())
-        cards += [
-            CardData("catalog", f"connect:{vendor}", f"Connect {title}", (blurb,))
-            for vendor, (title, blurb) in CATALOG.items()
-        ]
-        return cards
+    async def on_mount(self) -> None:
+        self._last_card: Card | None = None
+        self._was_syncing = False
+        self._cards: list[CardData] = []
+        self._psa_words: PsaWords | None = None
+        self._reads = 0  # which read of the store is the latest: older ones are dropped
+        self._counted = -1  # the read whose reconciliation count is shown
+        self.query_one(EmptyState).display = False  # until the store says so
+        self.watch(self.app, "sync_state", self._sync_seen)
+        # Awaited here (off the UI thread, the loop stays free) so Home's first frame has its
+        # cards; every later refresh is a worker and the cards shown stay until it lands.
+        self.app.data_seen()
+        self._shown_read(await asyncio.to_thread(read_home), self._reads)
 
     def action_refresh(self) -> None:
         self.app.data_seen()
-        self._cards = self.cards()  # read the store here only; searching filters these
+        self._reads += 1
+        self.read(self._reads)
+
+    @work(exclusive=True, group="home-read", thread=True)
+    def read(self, number: int) -> None:
+        self.post_message(self.Read(read_home(), number))
+
+    class Read(Message):
+        """What the store holds now (the cheap part: the reconciliation count follows)."""
+
+        def __init__(self, home: HomeData, number: int) -> None:
+            super().__init__()
+            self.home, self.number = home, number
+
+    class ReviewCounted(Message):
+        def __init__(self, summary: ReviewSummary, number: int) -> None:
+            super().__init__()
+            self.summary, self.number = summary, number
+
+    def on_home_screen_read(self, message: Read) -> None:
+        self._shown_read(message.home, message.number)
+
+    def _shown_read(self, home: HomeData, number: int) -> None:
+        if number != self._reads:
+            return
+        self._cards, self._psa_words = home.cards, home.words
         self.show(self._cards)
+        if any(c.kind == "reconcile" for c in home.cards):
+            self.count_review(number)
+        else:
+            self._counted = number
+
+    @property
+    def settled(self) -> bool:
+        """The latest read of the store is shown, its reconciliation count included."""
+        return self._counted == self._reads
+
+    @work(exclusive=True, group="home-review", thread=True)
+    def count_review(self, number: int) -> None:
+        """Every line is computed to count the ones to review: at 20,000 lines that is most of
+        a second, so the card says it is counting until this lands."""
+        self.post_message(self.ReviewCounted(review_summary(current_period()), number))
+
+    def on_home_screen_review_counted(self, message: ReviewCounted) -> None:
+        if message.number != self._reads:
+            return
+        self._counted = message.number
+        card = reconcile_card(message.summary)
+        self._cards = [card if c.key == card.key else c for c in self._cards]
+        for widget in self.query(Card):
+            if widget.card.key == card.key:
+                widget.set_card(card)
 
     @work(exclusive=True, group="home-cards")
     async def show(self, cards: list[CardData]) -> None:

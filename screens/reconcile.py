@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -363,6 +364,8 @@ class ReconcileScreen(Screen):
         self.selected: set[tuple[int | None, int | None]] = set()
         self.integrations: list[str] = []
         self.waiting = self.trouble = 0  # decisions pending, and conflicts or failed pushes
+        self.reads = 0  # reads of the lines asked for; `loaded` counts those shown
+        self.loaded = 0
         self.words = psa_words()
         self.HELP = reconcile_help(self.words)  # in the PSA's words (screens/help.py)
 
@@ -388,15 +391,33 @@ class ReconcileScreen(Screen):
 
     def on_mount(self) -> None:
         self.app.data_seen()
+        self.query_one("#reconcile-status", Static).update("Reading the lines…")
         self.load()
         self.query_one(ReconcileList).focus()
         self.watch(self.app, "outbox_rounds", self.outbox_round, init=False)
 
     # --- reading -------------------------------------------------------------------------------
 
+    class Loaded(Message):
+        def __init__(self, lines: list[ReconciliationLine], number: int) -> None:
+            super().__init__()
+            self.lines, self.number = lines, number
+
     def load(self) -> None:
-        """Read every line and this period's decisions, then show them."""
-        self.lines = with_decisions(reconciliation_lines(), current_period())
+        """Read every line and this period's decisions (most of a second at 20,000 lines, so in
+        a thread); the lines shown stay until the new ones land."""
+        self.reads += 1
+        self.read_lines(self.reads)
+
+    @work(exclusive=True, group="reconcile-read", thread=True)
+    def read_lines(self, number: int) -> None:
+        self.post_message(self.Loaded(with_decisions(reconciliation_lines(), current_period()),
+                                      number))  # fmt: skip
+
+    def on_reconcile_screen_loaded(self, message: Loaded) -> None:
+        if message.number != self.reads:  # an older read, overtaken by a newer one
+            return
+        self.lines = message.lines
         self.integrations = sorted({name for line in self.lines for name in line_vendors(line)})
         keys = {line.key for line in self.lines}
         self.selected &= keys
@@ -405,6 +426,12 @@ class ReconcileScreen(Screen):
         self.waiting = sum(1 for decision in decisions if decision.state == "pending")
         self.trouble = sum(1 for line in self.lines if needs_a_look(line))
         self.show()
+        self.loaded = message.number
+
+    @property
+    def settled(self) -> bool:
+        """The latest read of the lines is shown."""
+        return self.loaded == self.reads
 
     def show(self) -> None:
         query = self.query_one("#reconcile-search", Input).value
@@ -549,20 +576,39 @@ class ReconcileScreen(Screen):
         **options,
     ) -> None:
         """Store `action` for each line (its agreement from `agreements` when given), say what
-        could not be decided, and start the outbox on what was."""
-        problems = list(problems or [])
-        made = 0
-        for line in lines:
-            if agreements is not None:
-                options["agreement"] = agreements.get(line.key)
-            try:
-                line.decision = decide(line, action, current_operator(), **options)
-                made += 1
-            except DecisionError as exc:
-                problems.append(f"{line.company_name} / {line.product_identifier}: {exc}")
-        for problem in problems[:3]:
+        could not be decided, and start the outbox on what was. The store is written on the
+        app's writer thread, in the order the operator decided."""
+        self.store_decisions(lines, action, list(problems or []), agreements, options)
+
+    class Decided(Message):
+        def __init__(self, made: dict[tuple, object], problems: list[str]) -> None:
+            super().__init__()
+            self.made, self.problems = made, problems
+
+    @work(group="reconcile-decide")
+    async def store_decisions(self, lines, action, problems, agreements, options) -> None:
+        operator = current_operator()
+
+        def store() -> dict[tuple, object]:
+            made = {}
+            for line in lines:
+                if agreements is not None:
+                    options["agreement"] = agreements.get(line.key)
+                try:
+                    made[line.key] = decide(line, action, operator, **options)
+                except DecisionError as exc:
+                    problems.append(f"{line.company_name} / {line.product_identifier}: {exc}")
+            return made
+
+        self.post_message(self.Decided(await self.app.work.call(store), problems))
+
+    def on_reconcile_screen_decided(self, message: Decided) -> None:
+        for line in self.lines:
+            if line.key in message.made:
+                line.decision = message.made[line.key]
+        for problem in message.problems[:3]:
             self.notify(problem, severity="warning", timeout=8)
-        if made:
+        if message.made:
             self.selected.clear()
             self.app.push_outbox()
         self.show()

@@ -34,7 +34,7 @@ def start_app(demo, ctx) -> MspTuiApp:
 async def open_reconcile(pilot, app: MspTuiApp) -> ReconcileScreen:
     await wait_until(pilot, lambda: app.screen.query("Card"))
     await pilot.press("c")
-    await wait_until(pilot, lambda: isinstance(app.screen, ReconcileScreen))
+    await wait_until(pilot, lambda: isinstance(app.screen, ReconcileScreen) and app.screen.loaded)
     return app.screen
 
 

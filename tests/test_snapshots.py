@@ -70,6 +70,8 @@ def take(snap_compare, ctx: Context, keys: list[str | Callable] = (), ready: Rea
                 await pilot.press(key)
         if ready is not None:
             await wait_until(pilot, lambda: ready(app))
+        # Screens read the store in threads and fill in: the picture waits for what they read.
+        await wait_until(pilot, lambda: all(getattr(s, "settled", True) for s in app.screen_stack))
         # Focus lands after a refresh: wait for it where the screen has anything to focus.
         await wait_until(pilot, lambda: app.screen.focused is not None
                          or not app.screen.focus_chain)  # fmt: skip
