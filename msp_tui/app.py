@@ -8,6 +8,7 @@ import os
 import signal
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App
@@ -22,7 +23,7 @@ from msp_tui.background import WorkLoop
 from msp_tui.context import Context
 from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
-from msp_tui.push.server import DEFAULT_PORT, BackgroundServer
+from msp_tui.push import DEFAULT_PORT
 from msp_tui.sync import Mode, SyncOutcome, SyncSource, sync_sources
 from msp_tui.untrusted import printable
 from msp_tui.writeback import (
@@ -36,6 +37,9 @@ from screens import STYLES
 from screens.home import HomeScreen
 from screens.indicator import SyncState
 from screens.palette import MspCommands
+
+if TYPE_CHECKING:
+    from msp_tui.push.server import BackgroundServer
 
 
 class NewDataLanded(Message):
@@ -175,7 +179,7 @@ class MspTuiApp(App[None]):
         the Vendor API once, then says where it is."""
         async with self._vendor_api_starting:
             if self.vendor_api is None:
-                server = await asyncio.to_thread(BackgroundServer(port=self.serve_port).start)
+                server = await asyncio.to_thread(_start_vendor_api, self.serve_port)
                 self.vendor_api = server
                 if server.owned:
                     self.notify(f"Vendor API listening on {server.base_url}", timeout=4)
@@ -323,3 +327,11 @@ class MspTuiApp(App[None]):
             self.screen.dismiss(None)
         else:
             self.push_screen(HelpScreen(help_text(self.screen)))
+
+
+def _start_vendor_api(port: int) -> BackgroundServer:
+    """In a thread: the Vendor API's imports (FastAPI, uvicorn) are a third of a second that
+    neither the first frame nor the UI thread should pay."""
+    from msp_tui.push.server import BackgroundServer
+
+    return BackgroundServer(port=port).start()

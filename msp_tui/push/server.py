@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from msp_tui.push import DEFAULT_PORT
 from msp_tui.push.api import DEFAULT_RATE_LIMIT, create_app
 from msp_tui.push.transport import (
     KEEP_ALIVE_S,
@@ -23,7 +24,6 @@ from msp_tui.push.transport import (
 )
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
 DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1"
 log = logging.getLogger("msp_tui.push")
 
