@@ -158,6 +158,10 @@ class MspTuiApp(App[None]):
             self.start_vendor_api()
         if outbox_waiting():  # decisions a stopped session stored but did not write
             self.push_outbox()
+        if self.demo is not None and not self.demo.synced:
+            # `msp-tui demo` shows Home at once; its simulated PSA is synced from here.
+            self.demo.synced = True
+            self.start_sync(mode="full")
         self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
 
     def vendor_api_url(self) -> str:

@@ -7,10 +7,23 @@ the way the real APIs do; `LoopbackServer` runs an app on 127.0.0.1 in a backgro
 
 from __future__ import annotations
 
-from adapters.sandbox.connectwise import connectwise_app
-from adapters.sandbox.faults import Faults
-from adapters.sandbox.server import LoopbackServer
-from adapters.sandbox.spamtitan import spamtitan_app
-from adapters.sandbox.world import World, build_world
+import importlib
+from typing import Any
 
-__all__ = ["Faults", "LoopbackServer", "World", "build_world", "connectwise_app", "spamtitan_app"]
+# Imported on first use: the apps pull in FastAPI (a third of a second), which `msp-tui demo`
+# pays in a background thread, after its first frame, rather than on import of the world.
+_WHERE = {
+    "Faults": "adapters.sandbox.faults",
+    "LoopbackServer": "adapters.sandbox.server",
+    "World": "adapters.sandbox.world",
+    "build_world": "adapters.sandbox.world",
+    "connectwise_app": "adapters.sandbox.connectwise",
+    "spamtitan_app": "adapters.sandbox.spamtitan",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -8,6 +8,7 @@ async tests alike can talk to a real socket.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from types import TracebackType
@@ -22,9 +23,19 @@ START_TIMEOUT_S = 10.0
 
 class LoopbackServer:
     def __init__(
-        self, app: Any, port: int = 0, faults: Faults | None = None, host: str = "127.0.0.1"
+        self,
+        app: Any,
+        port: int = 0,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`: a socket already listening (see `listening_socket`), so clients could
+        connect before the server started; their connections wait in its backlog."""
         self.app = app
+        self._sock = sock
+        if sock is not None:
+            host, port = sock.getsockname()[:2]
         self.host = host
         # The apps keep their Faults on app.state; stop() must release requests hanging there.
         self.faults = faults or getattr(getattr(app, "state", None), "faults", None)
@@ -86,7 +97,7 @@ class LoopbackServer:
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._server.serve()
+        await self._server.serve(sockets=[self._sock] if self._sock is not None else None)
 
     def __enter__(self) -> LoopbackServer:
         return self.start()
@@ -98,3 +109,13 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def listening_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A socket on a free port, listening: its address can be handed out before any server
+    runs on it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(128)
+    return sock
