@@ -987,6 +987,21 @@ def report_keys(title: str, keys: Keys, idle: Keys | None, work_label: str, extr
         print(f"    p95 during / idle: {ratio:.1f}x")
 
 
+def code_version() -> str:
+    """The commit measured, and whether the tracked files differ from it."""
+
+    def git(*args: str) -> str:
+        found = subprocess.run(["git", *args], capture_output=True, text=True, cwd=HERE,
+                               check=False)  # fmt: skip
+        return found.stdout.strip() if found.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"commit {head}" + (" + uncommitted changes" if dirty else "")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=["keys", "startup", "open"],
@@ -1011,10 +1026,7 @@ async def main() -> None:
     parts = set(args.only or ["keys", "startup", "open"])
     instrument_lists()
     summary = Summary()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=HERE, check=False).stdout.strip() or "?"  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, cwd=HERE, check=False).stdout.strip()  # fmt: skip
+    code = code_version()
 
     with tempfile.TemporaryDirectory(prefix="ui-latency-") as name:
         tmp = Path(name)
@@ -1046,8 +1058,7 @@ async def main() -> None:
                           f" {args.psa_latency_ms:g} ms a request")  # fmt: skip
         load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
         print(f"input: {'; '.join(inputs)}; 80x24; {os.cpu_count()} cores (load {load}),"
-              f" Python {sys.version.split()[0]}; commit {head}"
-              f"{' + uncommitted changes' if dirty else ''}")  # fmt: skip
+              f" Python {sys.version.split()[0]}; {code}")  # fmt: skip
 
         if "keys" in parts or "open" in parts:
             sims = (
