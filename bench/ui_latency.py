@@ -103,6 +103,7 @@ class Press:
     first_draw: float = 0.0
     last_draw: float = 0.0
     screen_at: float = 0.0  # first frame of another screen than the one at the press
+    sent_by_key: bool = False
     loop_at: float = 0.0  # the event loop took the key in
     acted_at: float = 0.0  # the tracked list changed (its cursor moved, its rows were set)
     done_at: float = 0.0
@@ -142,6 +143,10 @@ class Probe:
     def drew(self, widget) -> None:
         press = self.pending
         if press is None or press.done.is_set() or press.draws is None:
+            return
+        if press.sent_by_key and not press.loop_at:
+            # Not the key's doing: the loop has not taken the key in yet (a screen reloading
+            # its rows after an outbox round, say, drawn while the key waits).
             return
         if press.draws(widget):
             now = time.perf_counter()
@@ -236,7 +241,7 @@ class Presser:
         a note of when the event loop took it in."""
         event = key_event(key)
         event.set_sender(self.app)
-        press = Press(draws, wants)
+        press = Press(draws, wants, sent_by_key=True)
 
         async def arrive() -> None:
             press.loop_at = time.perf_counter()
@@ -356,6 +361,19 @@ class Keys:
             median, p95 = quantiles(list(values))
             shown.append(f"{name} {median:.1f} / {p95:.1f}")
         return "parts, median / p95 ms: " + ", ".join(shown)
+
+    def worst_line(self, inside: bool = True) -> str:
+        """The slowest key: when it was pressed and where its time went."""
+        chosen = self._split(inside)
+        if not chosen:
+            return ""
+        n = max(chosen, key=lambda i: self.times[i])
+        origin = self.work.started_at if self.work is not None else self.starts[0]
+        parts = ", ".join(f"{name} {value * 1000:.1f}" for name, value in
+                          zip(("loop", "handling", "to the frame", "drawing"), self.parts[n],
+                              strict=True))  # fmt: skip
+        return (f"slowest: {self.times[n] * 1000:.1f} ms, pressed"
+                f" {self.starts[n] - origin:.2f} s after the start: {parts} ms")  # fmt: skip
 
 
 def keep_pressing(
@@ -973,15 +991,18 @@ def report_keys(title: str, keys: Keys, idle: Keys | None, work_label: str, extr
     if keys.work is None:
         print(f"    idle:              {ms_line(keys.times)}")
         print(f"      {keys.parts_line()}")
+        print(f"      {keys.worst_line()}")
         return
     inside, after = keys.inside(), keys.after()
     print(f"    {work_label} {keys.work.seconds:.2f} s{extra}")
     print(f"    during it:         {ms_line(inside)}")
     if inside:
         print(f"      {keys.parts_line()}")
+        print(f"      {keys.worst_line()}")
     if after:
         print(f"    just after it:     {ms_line(after)}")
         print(f"      {keys.parts_line(inside=False)}")
+        print(f"      {keys.worst_line(inside=False)}")
     if idle is not None and inside and idle.times:
         ratio = quantiles(inside)[1] / quantiles(idle.times)[1]
         print(f"    p95 during / idle: {ratio:.1f}x")
