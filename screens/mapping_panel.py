@@ -4,13 +4,18 @@ PSA on the left, vendor on the right, each with a search box, a filter and a Pai
 Pairing is a keyboard drag: pick a row up with space, go to the other list, drop it with
 enter; a mouse drag does the same. Every change goes straight to the board, which saves it
 (msp_tui.mapping); the panel only draws the board's state and posts `Changed` with its counts.
+
+A board read but not matched yet (`MappingBoard.pending`) is shown at once: the panel runs the
+matcher in a thread worker after its first frame, and redraws when the exact matches are mapped
+and the suggestions are in (`FilledIn`). Keys work meanwhile; what the operator does to an
+account before the matcher lands is kept (see `MappingBoard.fill_in`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,7 +25,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
+from textual.worker import get_current_worker
 
+from msp_tui import mapping
 from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
 from msp_tui.sources import PsaWords, psa_words
 from screens.pairing import PairingList, RowFormatter
@@ -30,6 +37,9 @@ Side = Literal["psa", "vendor"]
 VENDOR_FILTERS: tuple[Filter, ...] = ("all", "unmapped", "suggested", "mapped")
 PSA_FILTERS: tuple[Filter, ...] = ("all", "unmapped", "mapped")
 DEFAULT_THRESHOLD = 90.0
+NOTE_MATCHING_FROM = 1_000_000
+"""A board this big (open accounts x PSA companies) says it is matching while it is: the matcher
+takes a tenth of a second or more there. A smaller one fills in before anyone could read it."""
 
 MAPPING_HELP = """\
 ## Mapping
@@ -135,6 +145,18 @@ class MappingPanel(Widget):
         def control(self) -> MappingPanel:
             return self.panel
 
+    class FilledIn(Message):
+        """The matcher, run in a thread, has mapped the exact matches and given suggestions."""
+
+        def __init__(self, panel: MappingPanel, filled: mapping.FilledIn) -> None:
+            super().__init__()
+            self.panel = panel
+            self.filled = filled
+
+        @property
+        def control(self) -> MappingPanel:
+            return self.panel
+
     def __init__(
         self,
         board: MappingBoard,
@@ -154,6 +176,13 @@ class MappingPanel(Widget):
         """The last thing done, shown under the lists when nothing is carried."""
         self._psa_uses: dict[int, int] = {}
         self._detail_side: Side = "vendor"
+        self.matching = board.pending
+        """The matcher is running (in a thread); its results are not shown yet."""
+        open_accounts = sum(1 for v in board.vendor if not v.mapped and not v.excluded)
+        self._matching_noted = board.pending and (
+            open_accounts * len(board.psa) >= NOTE_MATCHING_FROM
+        )
+        """The board says it is matching (a big one, see `NOTE_MATCHING_FROM`)."""
         accounts = board.kind == "accounts"
         self.psa_noun = "PSA companies" if accounts else "PSA products"
         self.vendor_noun = "Vendor accounts" if accounts else "Vendor services"
@@ -206,6 +235,9 @@ class MappingPanel(Widget):
         # keystroke, so the narrowed list is drawn in the same frame as the typed character.
         self.watch(self.search_for("psa"), "value", self._psa_query_changed, init=False)
         self.watch(self.search_for("vendor"), "value", self._vendor_query_changed, init=False)
+        if self.matching:
+            # After the first frame: the lists are drawn before the matcher takes a core.
+            self.call_after_refresh(self._match)
 
     def list_for(self, side: Side) -> MappingList:
         return self._lists[side]
@@ -270,7 +302,8 @@ class MappingPanel(Widget):
         psa.border_title = f"{self.psa_noun} {c.psa_total} · mapped {c.psa_mapped}"
         psa.border_subtitle = f"unmapped {c.psa_total - c.psa_mapped}"
         vendor.border_title = f"{self.vendor_noun} {c.vendor_total} · mapped {c.mapped}"
-        vendor.border_subtitle = f"unmapped {c.unmapped} · suggested {c.suggested}" + (
+        suggested = "matching…" if self._matching_noted else f"suggested {c.suggested}"
+        vendor.border_subtitle = f"unmapped {c.unmapped} · {suggested}" + (
             f" · excluded {c.excluded}" if c.excluded else ""
         )
 
@@ -309,6 +342,8 @@ class MappingPanel(Widget):
             tops = " · ".join(f"{score:.0f} {self._psa_label(p)}" for p, score in
                               item.suggestions[:3])  # fmt: skip
             second = f"Suggestions: {tops}" if tops else "No suggestions."
+            if not tops and self._matching_noted and not item.mapped and not item.excluded:
+                second = "Suggestions: still matching…"
         else:
             first = f"{item.label} · {item.detail}" if item.detail else item.label
             names = [v.label for v in self.board.mapped_vendor_for(item.id)]
@@ -332,6 +367,37 @@ class MappingPanel(Widget):
         self._show_status()
         self._show_detail()
         self.post_message(self.Changed(self, counts))
+
+    # --- matching, in a thread -----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="mapping-match")
+    def _match(self) -> None:
+        board = self.board
+        found = mapping.find_account_matches(board)
+        if get_current_worker().is_cancelled:  # the panel is gone: leave it to the next board
+            return
+        self.post_message(self.FilledIn(self, board.fill_in(found)))
+
+    @on(FilledIn)
+    def _filled_in(self, event: FilledIn) -> None:
+        if event.panel is not self:
+            return
+        noted, self._matching_noted = self._matching_noted, False
+        self.matching = False
+        filled = event.filled
+        if filled.exact or filled.left or noted:
+            exact = f"{filled.exact} exact {'match' if filled.exact == 1 else 'matches'} mapped"
+            left = f" ({filled.left} changed meanwhile: suggested)" if filled.left else ""
+            self.status = f"{exact}{left}; {filled.suggested} with suggestions."
+        self._recount()
+        self._show_side("psa")
+        self._show_side("vendor")
+        counts = self.board.counts()
+        self._show_titles(counts)
+        self._show_status()
+        self._show_detail()
+        if filled.exact:
+            self.post_message(self.Changed(self, counts))
 
     # --- events --------------------------------------------------------------------------------
 
@@ -449,7 +515,9 @@ class MappingPanel(Widget):
         if entry is None:
             return
         top = entry.top_suggestion
-        if top is None:
+        if top is None and self.matching and not entry.mapped and not entry.excluded:
+            self._say(f"{entry.label}: still matching, its suggestions come in a moment.")
+        elif top is None:
             self._say(f"{entry.label} has no suggestion: pick a PSA row up and drop it here.")
         elif self.board.kind == "accounts" and entry.mapped:
             self._say(f"{entry.label} is already mapped: u unmaps it first.")
@@ -460,6 +528,9 @@ class MappingPanel(Widget):
             self._changed(f"Mapped {entry.label} → {self._psa_label(top[0])} (suggested).")
 
     def action_accept_all(self) -> None:
+        if self.matching:
+            self._say("Still matching: the suggestions come in a moment.")
+            return
         count = len(self.board.suggestions_above(self.threshold))
         if not count:
             self._say(f"No open suggestion scores {self.threshold:g} or more.")

@@ -27,7 +27,6 @@ from textual.widgets.option_list import Option
 
 from adapters.errors import AdapterError, Secret
 from msp_tui import connect
-from msp_tui.mapping import load_account_board, load_service_board
 from msp_tui.operator import current_operator
 from msp_tui.overview import integration_summaries
 from msp_tui.sources import psa_words
@@ -550,7 +549,11 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     @work(exclusive=True, group="board", thread=True)
     def load_board(self, step: str) -> None:
-        loader = load_account_board if step == "accounts" else load_service_board
+        # Imported here, in the thread: the matcher brings numpy and rapidfuzz (~0.2 s).
+        from msp_tui.mapping import load_service_board, read_account_board
+
+        # The lists only: the panel shows them at once, then runs the matcher in a thread.
+        loader = read_account_board if step == "accounts" else load_service_board
         board = loader(self.integration, current_operator())
         self.app.call_from_thread(self._show_board, step, board)
 
@@ -565,6 +568,12 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         await holder.mount(panel)
         if self.step == step:
             panel.action_focus_list("vendor")
+
+    def on_mapping_panel_changed(self) -> None:
+        # A board's matcher may land after the operator has moved on to Review (its exact
+        # matches count towards Finish).
+        if self.step == "review":
+            self.review()
 
     # --- review --------------------------------------------------------------------------------
 

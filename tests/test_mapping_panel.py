@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+from pilot_tools import wait_until
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
+from msp_tui import mapping
 from msp_tui.context import Context
-from msp_tui.mapping import MappingBoard, load_account_board, load_service_board
+from msp_tui.mapping import (
+    MappingBoard,
+    load_account_board,
+    load_service_board,
+    read_account_board,
+)
 from msp_tui.store.models import (
     AccountMapping,
     Integration,
@@ -409,3 +419,160 @@ async def test_an_empty_psa_side_says_what_to_do(ctx: Context) -> None:
     async with app.run_test(size=(80, 24)):
         status = str(app.query_one("#mapping-status").content)
         assert "No PSA companies yet: connect the PSA" in status
+
+
+# --- the lists first, the matcher after (issue 19) ---------------------------------------------
+
+
+def unmatched_account_board() -> MappingBoard:
+    """The board as the wizard reads it: the lists only, the matcher still to run."""
+    board = account_board_read()
+    assert board.pending and AccountMapping.select().count() == 0
+    return board
+
+
+def account_board_read() -> MappingBoard:
+    connection = psa_connection()
+    for n, name in enumerate(PSA_COMPANIES):
+        PsaCompany.create(connection=connection, external_id=n, identifier=f"C{n}", name=name)
+    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
+    for n, name in enumerate(VENDOR_ACCOUNTS):
+        VendorAccount.create(integration=spamtitan, external_id=str(n), name=name)
+    return read_account_board(spamtitan, "tester")
+
+
+@pytest.fixture
+def held_matcher(monkeypatch) -> threading.Event:
+    """The panel's matcher finds its matches (in its thread) as the board is when it starts,
+    then waits until the test sets the event before they are applied."""
+    go_on = threading.Event()
+    find = mapping.find_account_matches
+
+    def held(board: MappingBoard) -> mapping.AccountMatches:
+        found = find(board)
+        assert go_on.wait(20), "the test never let the matcher go on"
+        return found
+
+    monkeypatch.setattr(mapping, "find_account_matches", held)
+    return go_on
+
+
+async def test_the_lists_show_at_once_and_the_matcher_fills_in(
+    ctx: Context, held_matcher: threading.Event
+) -> None:
+    messages: list = []
+    app = PanelApp(unmatched_account_board())
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        panel, psa, vendor = lists(app)
+        assert panel.matching and psa.row_count == 6 and vendor.row_count == 7
+        assert vendor.border_title == "Vendor accounts 7 · mapped 0"
+        assert vendor.border_subtitle == "unmapped 7 · suggested 0"  # small: no note
+        held_matcher.set()
+        await wait_until(pilot, lambda: not panel.matching)
+        assert mapping_of("Acme Dental").method == "exact"
+        assert vendor.border_title == "Vendor accounts 7 · mapped 1"
+        assert vendor.border_subtitle == "unmapped 6 · suggested 4"
+        assert psa.border_title == "PSA companies 6 · mapped 1"
+        rows = {row.label: row for row in vendor.rows}
+        assert panel.format_vendor_row(rows["Acme Dental"], 80).plain.endswith("= Acme Dental")
+        assert (
+            "~96 Bluewater Logistics Inc?"
+            in panel.format_vendor_row(rows["Bluewater Logistic"], 80).plain
+        )
+        status = str(panel.query_one("#mapping-status").content)
+        assert status == "1 exact match mapped; 4 with suggestions."
+        changed = posted(messages, MappingPanel.Changed)
+        assert len(changed) == 1 and changed[0].counts.mapped == 1
+
+
+async def test_a_big_board_says_it_is_matching_and_keys_wait_for_suggestions(
+    ctx: Context, held_matcher: threading.Event, monkeypatch
+) -> None:
+    monkeypatch.setattr("screens.mapping_panel.NOTE_MATCHING_FROM", 1)  # "big" from 1 x 1
+    app = PanelApp(unmatched_account_board())
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, _, vendor = lists(app)
+        assert vendor.border_subtitle == "unmapped 7 · matching…"
+        await pilot.press("right")
+        await highlight(pilot, vendor, "Bluewater Logistic")
+        detail = str(panel.query_one("#mapping-detail").content)
+        assert detail.endswith("Suggestions: still matching…")
+        await pilot.press("a")
+        status = str(panel.query_one("#mapping-status").content)
+        assert status == "Bluewater Logistic: still matching, its suggestions come in a moment."
+        await pilot.press("A")
+        assert not isinstance(app.screen, AcceptAllDialog)
+        assert "Still matching" in str(panel.query_one("#mapping-status").content)
+        assert AccountMapping.select().count() == 0
+        held_matcher.set()
+        await wait_until(pilot, lambda: not panel.matching)
+        assert vendor.border_subtitle == "unmapped 6 · suggested 4"
+        assert "Suggestions: 96 Bluewater Logistics Inc" in str(
+            panel.query_one("#mapping-detail").content
+        )
+        await pilot.press("a")
+        assert mapping_of("Bluewater Logistic").method == "suggested"
+
+
+async def test_what_the_operator_does_while_matching_is_kept(
+    ctx: Context, held_matcher: threading.Event
+) -> None:
+    """The matcher has found the exact matches of "Acme Dental", "Zenith Freight" and
+    "Peterson Plumbing"; before they land, the operator pairs Acme Dental by hand with another
+    company and excludes Zenith Freight, and another process maps Peterson Plumbing. The
+    auto-map skips all three, and offers each as a suggestion instead."""
+    integration = unmatched_account_board().integration
+    for n, name in enumerate(["Zenith Freight", "Peterson Plumbing"], start=10):
+        VendorAccount.create(integration=integration, external_id=str(n), name=name)
+    app = PanelApp(read_account_board(integration, "tester"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, psa, vendor = lists(app)
+        assert panel.matching
+        await highlight(pilot, psa, "Summit Law Group")
+        await pilot.press("space", "tab")
+        await highlight(pilot, vendor, "Acme Dental")
+        await pilot.press("enter")  # Summit Law Group onto Acme Dental, by hand
+        await highlight(pilot, vendor, "Zenith Freight")
+        await pilot.press("x")  # left out of mapping
+        AccountMapping.create(vendor_account=account_of("Peterson Plumbing"),
+                              psa_company=PsaCompany.get(name="Harbor Realty"),
+                              method="manual", operator="someone")  # fmt: skip
+        assert panel.matching  # all that before the matcher's results land
+        held_matcher.set()
+        await wait_until(pilot, lambda: not panel.matching)
+        acme = mapping_of("Acme Dental")
+        assert (acme.psa_company.name, acme.method) == ("Summit Law Group", "manual")
+        assert mapping_of("Zenith Freight") is None and account_of("Zenith Freight").excluded
+        assert mapping_of("Peterson Plumbing").operator == "someone"
+        assert AccountMapping.select().count() == 2  # nothing auto-mapped
+        rows = {row.label: row for row in vendor.rows}
+        assert rows["Acme Dental"].mapped == {PsaCompany.get(name="Summit Law Group").id}
+        assert rows["Acme Dental"].suggestions[0] == (PsaCompany.get(name="Acme Dental").id, 100)
+        assert rows["Zenith Freight"].excluded and not rows["Zenith Freight"].mapped
+        peterson = panel.format_vendor_row(rows["Peterson Plumbing"], 80).plain
+        assert peterson.endswith("→ Harbor Realty")  # as the store has it now
+        status = str(panel.query_one("#mapping-status").content)
+        assert (
+            status == "0 exact matches mapped (3 changed meanwhile: suggested); 4 with suggestions."
+        )
+        # u on Acme Dental: its exact match is there to accept with a
+        await highlight(pilot, vendor, "Acme Dental")
+        await pilot.press("u", "a")
+        acme = mapping_of("Acme Dental")
+        assert (acme.psa_company.name, acme.method) == ("Acme Dental", "suggested")
+
+
+def test_an_exact_match_never_overrides_a_change_made_while_matching(ctx: Context) -> None:
+    """The same at the board: the matcher's results come after the changes, in any order the
+    thread gives; a pairing, an unmapping and an exclusion made meanwhile all stand."""
+    board = unmatched_account_board()
+    found = mapping.find_account_matches(board)  # as the thread does, before the changes
+    assert {board.vendor_by_id[v].label for v, _, _ in found.exact} == {"Acme Dental"}
+    acme, summit = account_of("Acme Dental").id, PsaCompany.get(name="Summit Law Group").id
+    board.pair(acme, summit)
+    board.unmap(acme)  # mapped and unmapped again: the operator's, still
+    filled = board.fill_in(found)
+    assert (filled.exact, filled.left) == (0, 1)
+    assert mapping_of("Acme Dental") is None and not board.vendor_by_id[acme].mapped
+    assert board.vendor_by_id[acme].suggestions[0][1] == 100  # offered, not applied
+    assert not board.pending

@@ -48,8 +48,9 @@ async def open_card(pilot, app: MspTuiApp, key: str, no_psa: bool = False) -> Co
 
 
 async def board_shown(pilot, wizard: ConnectWizard, step: str, before=None) -> MappingPanel:
-    """Wait until the step's board, loaded in a thread, is on screen and holds the focus. A
-    board shown on an earlier visit (`before`) stays until the new one replaces it."""
+    """Wait until the step's board, read in a thread, is on screen and holds the focus, and
+    the matcher (a thread too) has filled in its exact matches and suggestions. A board shown
+    on an earlier visit (`before`) stays until the new one replaces it."""
 
     def shown() -> bool:
         panels = wizard.query(f"#{step} MappingPanel")
@@ -58,6 +59,7 @@ async def board_shown(pilot, wizard: ConnectWizard, step: str, before=None) -> M
             and bool(panels)
             and panels.first() is not before
             and panels.first().has_focus_within
+            and not panels.first(MappingPanel).matching
         )
 
     await wait_until(pilot, shown)
