@@ -103,9 +103,9 @@ class Press:
     first_draw: float = 0.0
     last_draw: float = 0.0
     screen_at: float = 0.0  # first frame of another screen than the one at the press
-    sent_by_key: bool = False
-    loop_at: float = 0.0  # the event loop took the key in
-    acted_at: float = 0.0  # the tracked list changed (its cursor moved, its rows were set)
+    event: object = None  # the key event, when a key was pressed
+    taken_at: float = 0.0  # the app took the key event off its queue
+    acted_at: float = 0.0  # then the tracked list changed (its cursor moved, its rows were set)
     done_at: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -134,6 +134,15 @@ class Probe:
                 self.framed(screen)
 
         app._display = display
+        on_event = app.on_event
+
+        async def taken(event) -> None:
+            press = self.pending
+            if press is not None and event is press.event and not press.taken_at:
+                press.taken_at = time.perf_counter()
+            await on_event(event)
+
+        app.on_event = taken
         Probe.current = self
 
     def track(self, widget) -> None:
@@ -144,9 +153,9 @@ class Probe:
         press = self.pending
         if press is None or press.done.is_set() or press.draws is None:
             return
-        if press.sent_by_key and not press.loop_at:
-            # Not the key's doing: the loop has not taken the key in yet (a screen reloading
-            # its rows after an outbox round, say, drawn while the key waits).
+        if press.event is not None and not press.taken_at:
+            # Not the key's doing: the app has not taken the key yet (a screen reloading its
+            # rows after an outbox round, say, drawn while the key waits).
             return
         if press.draws(widget):
             now = time.perf_counter()
@@ -155,7 +164,9 @@ class Probe:
 
     def acted(self, widget) -> None:
         press = self.pending
-        if press is not None and not press.acted_at and widget is self.target:
+        if press is None or press.acted_at or widget is not self.target:
+            return
+        if press.event is None or press.taken_at:
             press.acted_at = time.perf_counter()
 
     def framed(self, screen: Screen) -> None:
@@ -237,20 +248,12 @@ class Presser:
         return press
 
     def key(self, key: str, draws=None, wants=None) -> Press:
-        """What the driver's `process_message` does with a key (from the input thread), and
-        a note of when the event loop took it in."""
+        """What the driver's `process_message` does with a key, from this thread."""
         event = key_event(key)
-        event.set_sender(self.app)
-        press = Press(draws, wants, sent_by_key=True)
-
-        async def arrive() -> None:
-            press.loop_at = time.perf_counter()
-            await self.app._post_message(event)
-
-        def send() -> None:
-            asyncio.run_coroutine_threadsafe(arrive(), self.loop)
-
-        return self._go(press, send, repr(key))
+        driver = self.app._driver
+        assert driver is not None
+        press = Press(draws, wants, event=event)
+        return self._go(press, lambda: driver.process_message(event), repr(key))
 
     def list_key(self, key: str) -> Press:
         """A key that changes what the tracked list shows."""
@@ -331,8 +334,8 @@ class Keys:
     """Key-to-repaint of a run of keys, and which fell inside the background work."""
 
     times: list[float] = field(default_factory=list)  # seconds, key to repaint
-    # per key: waiting for the loop, handling until the list changed, until the frame began
-    # drawing the list, drawing it
+    # per key: until the app took the key (the loop, then the app's queue), handling it until
+    # the list changed, until the frame began drawing the list, drawing it
     parts: list[tuple[float, float, float, float]] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)  # perf_counter at each press
     seen: list[tuple[str, int]] = field(default_factory=list)  # (search text, rows) after each
@@ -349,14 +352,14 @@ class Keys:
         return [self.times[n] for n in self._split(False)]
 
     def parts_line(self, inside: bool = True) -> str:
-        """Median and p95 of each part of the keys' times: waiting for the event loop to take
-        the key in, handling it until the list changed, waiting for the frame (Textual draws at
-        most 60 a second), and drawing the list in it."""
+        """Median and p95 of each part of the keys' times: until the app took the key (the
+        event loop, then the app's message queue), handling it until the list changed, waiting
+        for the frame (Textual draws at most 60 a second), and drawing the list in it."""
         chosen = [self.parts[n] for n in self._split(inside)]
         if not chosen:
             return ""
         shown = []
-        names = ("loop", "handling", "to the frame", "drawing")
+        names = ("to the app", "handling", "to the frame", "drawing")
         for name, values in zip(names, zip(*chosen, strict=True), strict=True):
             median, p95 = quantiles(list(values))
             shown.append(f"{name} {median:.1f} / {p95:.1f}")
@@ -370,7 +373,7 @@ class Keys:
         n = max(chosen, key=lambda i: self.times[i])
         origin = self.work.started_at if self.work is not None else self.starts[0]
         parts = ", ".join(f"{name} {value * 1000:.1f}" for name, value in
-                          zip(("loop", "handling", "to the frame", "drawing"), self.parts[n],
+                          zip(("to the app", "handling", "to the frame", "drawing"), self.parts[n],
                               strict=True))  # fmt: skip
         return (f"slowest: {self.times[n] * 1000:.1f} ms, pressed"
                 f" {self.starts[n] - origin:.2f} s after the start: {parts} ms")  # fmt: skip
@@ -394,8 +397,8 @@ def keep_pressing(
             break
         press = presser.list_key(next(keys))
         found.times.append(press.seconds)
-        acted = press.acted_at or press.loop_at
-        found.parts.append((press.loop_at - press.t0, acted - press.loop_at,
+        acted = press.acted_at or press.taken_at
+        found.parts.append((press.taken_at - press.t0, acted - press.taken_at,
                             press.first_draw - acted, press.done_at - press.first_draw))  # fmt: skip
         found.starts.append(press.t0)
         if look is not None:
