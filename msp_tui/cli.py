@@ -7,32 +7,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import logging
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from adapters.errors import redact
-from msp_tui import __version__, commands
-from msp_tui.cli_psa import add_psa_command
-from msp_tui.cli_reconcile import add_reconcile_command
-from msp_tui.cli_schedule import add_schedule_command
-from msp_tui.context import Context, open_context
-from msp_tui.logs import log_path, setup_logging
-from msp_tui.output import OutputError, write_text
-from msp_tui.secret_store import SecretStoreError
-from msp_tui.store.db import (
-    StoreError,
-    latest_schema_version,
-    readable_by_others,
-    schema_version,
+from msp_tui import __version__
+from msp_tui.cli_base import (
+    CommandError,
+    UsageError,
+    parse_modules,
+    parse_rate_limit,
+    positive_int,
+    say,
 )
+from msp_tui.output import OutputError, write_text
 from msp_tui.untrusted import printable
+
+if TYPE_CHECKING:
+    from msp_tui.context import Context
 
 PROG = "msp-tui"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -58,6 +53,8 @@ class ExamplesFormatter(argparse.HelpFormatter):
 
 
 def _describe_context(ctx: Context) -> dict[str, object]:
+    from msp_tui.store.db import latest_schema_version, schema_version
+
     return {
         "version": __version__,
         "database": ctx.location.display,
@@ -68,8 +65,11 @@ def _describe_context(ctx: Context) -> dict[str, object]:
 
 
 def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
+    import json
+
     from msp_tui.secret_store import env_name
     from msp_tui.sources import credentials_needed
+    from msp_tui.store.db import readable_by_others
 
     facts = _describe_context(ctx)
     credentials = [
@@ -95,7 +95,32 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export_usage(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.exports import USAGE_HEADER, latest_usage, render
+
+    write_text(args.out, render(latest_usage(), USAGE_HEADER, args.format, raw=args.raw))
+    return EXIT_OK
+
+
+def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui import exports
+
+    if args.what == "reconciliation":
+        rows = exports.reconciliation_rows(with_sources=args.format == "json")
+        header = exports.RECONCILIATION_HEADER
+    elif args.what == "mappings":
+        rows, header = exports.mapping_rows(), exports.MAPPINGS_HEADER
+    else:
+        rows, header = exports.audit_rows(), exports.AUDIT_HEADER
+    write_text(args.out, exports.render(rows, header, args.format, raw=args.raw))
+    if args.out is not None and str(args.out) != "-":
+        say(f"{len(rows)} {args.what} rows written to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
+    import json
+
     from msp_tui.matching import csvio
     from msp_tui.matching.engine import match_accounts
 
@@ -104,7 +129,7 @@ def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
         psa = csvio.read_parties(args.psa)
         prior = csvio.read_prior(args.mapped) if args.mapped else []
     except csvio.InputError as exc:
-        raise commands.UsageError(f"match: {exc}") from None
+        raise UsageError(f"match: {exc}") from None
     decisions = match_accounts(vendors, psa, prior)
     if args.json:
         text = (
@@ -139,7 +164,22 @@ def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_version(parser: Parser) -> Parser:
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return parser
+
+
 def build_parser() -> Parser:
+    """The parser of every command, light to build (`--help` is no more than this): a command's
+    handler is a function here or in cli_psa, cli_reconcile or cli_schedule, which import their
+    work inside it, or the name of a function in msp_tui.commands, imported only to run it (see
+    _handler)."""
+    import textwrap
+
+    from msp_tui.cli_psa import add_psa_command
+    from msp_tui.cli_reconcile import add_reconcile_command
+    from msp_tui.cli_schedule import add_schedule_command
+
     # --db is accepted before or after the command: `msp-tui --db X sync` and `msp-tui sync --db X`.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -168,7 +208,7 @@ def build_parser() -> Parser:
             " 'msp-tui info' names each)."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    add_version(parser)
     parser.add_argument(
         "--serve-port",
         type=int,
@@ -251,12 +291,12 @@ def build_parser() -> Parser:
     st.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key")
     st.add_argument(
         "--modules",
-        type=commands.parse_modules,
+        type=parse_modules,
         default="billing",
         help="billing,alerts (default: billing)",
     )
     st.add_argument("--no-check", action="store_true", help="save without calling SpamTitan")
-    st.set_defaults(handler=commands.cmd_integrations_add_spamtitan)
+    st.set_defaults(handler="cmd_integrations_add_spamtitan")
     mp = vendors.add_parser(
         "mailprotector", help="Mailprotector (pushes to our Vendor API)", parents=[common],
         description="Add a Mailprotector integration: prints a partner key, once, to paste into"
@@ -264,13 +304,13 @@ def build_parser() -> Parser:
         " Vendor API it will push to (run 'msp-tui serve' to answer).",
     )  # fmt: skip
     mp.add_argument("--name", help="a name for it (default: mailprotector)")
-    mp.add_argument("--modules", type=commands.parse_modules, default="billing",
+    mp.add_argument("--modules", type=parse_modules, default="billing",
                     help="billing,alerts (default: billing)")  # fmt: skip
     mp.add_argument("--base-url", metavar="URL",
                     help="where vendors reach 'msp-tui serve' (default: MSP_TUI_PUBLIC_URL,"
                     " else http://127.0.0.1:8787)")  # fmt: skip
     mp.add_argument("--json", action="store_true", help='print {"name", "partner_key", "base_url"}')
-    mp.set_defaults(handler=commands.cmd_integrations_add_mailprotector)
+    mp.set_defaults(handler="cmd_integrations_add_mailprotector")
     rotate = actions.add_parser(
         "rotate-key", help="replace a push integration's partner key", parents=[common],
         description="Make a new partner key; the old one stops working at once. Accounts and"
@@ -278,7 +318,7 @@ def build_parser() -> Parser:
     )  # fmt: skip
     rotate.add_argument("name", metavar="NAME")
     rotate.add_argument("--json", action="store_true")
-    rotate.set_defaults(handler=commands.cmd_integrations_rotate_key)
+    rotate.set_defaults(handler="cmd_integrations_rotate_key")
     disconnect = actions.add_parser(
         "disconnect", help="remove an integration and its vendor accounts", parents=[common],
         description="Remove an integration with its vendor accounts, counts and mappings,"
@@ -286,7 +326,7 @@ def build_parser() -> Parser:
     )  # fmt: skip
     disconnect.add_argument("name", metavar="NAME")
     disconnect.add_argument("--yes", action="store_true", help="do not ask")
-    disconnect.set_defaults(handler=commands.cmd_integrations_disconnect)
+    disconnect.set_defaults(handler="cmd_integrations_disconnect")
     rounding = actions.add_parser(
         "rounding", help="how a vendor's fractional counts become whole units", parents=[common],
         description="A PSA that bills whole units (Autotask) gets whole vendor quantities: each"
@@ -295,7 +335,7 @@ def build_parser() -> Parser:
     )  # fmt: skip
     rounding.add_argument("name", metavar="NAME")
     rounding.add_argument("policy", choices=["up", "down", "nearest"])
-    rounding.set_defaults(handler=commands.cmd_integrations_rounding)
+    rounding.set_defaults(handler="cmd_integrations_rounding")
     listing = actions.add_parser(
         "list",
         help="list integrations",
@@ -303,7 +343,7 @@ def build_parser() -> Parser:
         description="List integrations with status and counts.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=commands.cmd_integrations_list)
+    listing.set_defaults(handler="cmd_integrations_list")
 
     sync = add_command(
         "sync", "sync the PSA and pull integrations",
@@ -318,7 +358,7 @@ def build_parser() -> Parser:
         help="read everything (quick reads usage of mapped accounts only)",
     )
     sync.add_argument("--json", action="store_true", help="print a JSON summary per source")
-    sync.set_defaults(handler=commands.cmd_sync)
+    sync.set_defaults(handler="cmd_sync")
 
     add_reconcile_command(add_command, common)
     add_schedule_command(add_command, common)
@@ -338,14 +378,14 @@ def build_parser() -> Parser:
     )  # fmt: skip
     outbox_list.add_argument("--all", action="store_true", help="every decision, pushed too")
     outbox_list.add_argument("--json", action="store_true", help="print JSON")
-    outbox_list.set_defaults(handler=commands.cmd_outbox_list)
+    outbox_list.set_defaults(handler="cmd_outbox_list")
     outbox_push = outbox_actions.add_parser(
         "push", help="write pending and failed decisions to the PSA", parents=[common],
         description="Write every pending decision, and retry failed ones. Exit 0 when all were"
         " written, 1 when one failed or was a conflict (the message says which).",
     )  # fmt: skip
     outbox_push.add_argument("--json", action="store_true", help="print JSON")
-    outbox_push.set_defaults(handler=commands.cmd_outbox_push)
+    outbox_push.set_defaults(handler="cmd_outbox_push")
 
     alerts = add_command(
         "alerts", "vendor alerts and the PSA tickets made from them",
@@ -362,14 +402,14 @@ def build_parser() -> Parser:
     alerts_list.add_argument("--state", choices=["queued", "created", "failed"],
                              help="only alerts in this state")  # fmt: skip
     alerts_list.add_argument("--json", action="store_true", help="print JSON")
-    alerts_list.set_defaults(handler=commands.cmd_alerts_list)
+    alerts_list.set_defaults(handler="cmd_alerts_list")
     alerts_retry = alert_actions.add_parser(
         "retry", help="make tickets of queued and failed alerts now", parents=[common],
         description="Try failed alerts again now, without waiting for their backoff, together"
         " with any queued ones. Exit 1 when one still failed (the reason is printed).",
     )  # fmt: skip
     alerts_retry.add_argument("--json", action="store_true", help="print JSON")
-    alerts_retry.set_defaults(handler=commands.cmd_alerts_retry)
+    alerts_retry.set_defaults(handler="cmd_alerts_retry")
 
     demo = add_command(
         "demo",
@@ -401,14 +441,14 @@ def build_parser() -> Parser:
     )
     serve.add_argument(
         "--rate-limit",
-        type=commands.parse_rate_limit,
+        type=parse_rate_limit,
         default=100.0,
         metavar="N",
         help="requests per second per partner key, 0 for none (default: 100)",
     )
     serve.add_argument(
         "--max-connections",
-        type=commands.positive_int,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="open connections at once; past it a client gets 503 (default: %(default)s, fewer"
@@ -421,7 +461,7 @@ def build_parser() -> Parser:
         help="comma-separated addresses of reverse proxies whose X-Forwarded-For names the"
         " client (default: %(default)s; '*' trusts any, only behind a firewall)",
     )
-    serve.set_defaults(handler=commands.cmd_serve)
+    serve.set_defaults(handler="cmd_serve")
 
     mapping = add_command(
         "map", "map vendor accounts and services to PSA companies and products",
@@ -451,7 +491,7 @@ def build_parser() -> Parser:
         help="print the mappings made as JSON: vendor_account_id, vendor_account,"
         " psa_company_id, psa_company, method, score",
     )  # fmt: skip
-    map_accounts.set_defaults(handler=commands.cmd_map_accounts)
+    map_accounts.set_defaults(handler="cmd_map_accounts")
     map_account = map_what.add_parser(
         "account", help="map one vendor account to a PSA company", parents=[common],
         formatter_class=ExamplesFormatter,
@@ -467,7 +507,7 @@ def build_parser() -> Parser:
     )  # fmt: skip
     map_account.add_argument("psa_company_id", type=int, metavar="PSA_COMPANY_ID",
                              help="the PSA company id (ConnectWise company RecID)")  # fmt: skip
-    map_account.set_defaults(handler=commands.cmd_map_account)
+    map_account.set_defaults(handler="cmd_map_account")
     map_service = map_what.add_parser(
         "service", help="map a vendor service to a PSA product", parents=[common],
         formatter_class=ExamplesFormatter,
@@ -485,7 +525,7 @@ def build_parser() -> Parser:
     )  # fmt: skip
     map_service.add_argument("product", metavar="PSA_PRODUCT_IDENTIFIER",
                              help="the PSA product's identifier")  # fmt: skip
-    map_service.set_defaults(handler=commands.cmd_map_service)
+    map_service.set_defaults(handler="cmd_map_service")
 
     export = add_command("export", "export data as CSV or JSON", "Export data as CSV or JSON.")
     what = export.add_subparsers(dest="what", metavar="WHAT", required=True)
@@ -502,7 +542,7 @@ def build_parser() -> Parser:
                        help="CSV cells exactly as stored: no ' before a cell that starts with"
                        " = + - @ (which a spreadsheet would run as a formula), control"
                        " characters not escaped")  # fmt: skip
-    usage.set_defaults(handler=commands.cmd_export_usage)
+    usage.set_defaults(handler=cmd_export_usage)
     tables = {
         "reconciliation": (
             "vendor counts beside PSA quantities, per company and product",
@@ -542,7 +582,7 @@ def build_parser() -> Parser:
                            help="CSV cells exactly as stored: no ' before a cell that starts with"
                            " = + - @ (which a spreadsheet would run as a formula), control"
                            " characters not escaped")  # fmt: skip
-        table.set_defaults(handler=commands.cmd_export_table)
+        table.set_defaults(handler=cmd_export_table)
     return parser
 
 
@@ -552,6 +592,7 @@ def cmd_demo(ctx: Context | None, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from msp_tui.app import MspTuiApp
     from msp_tui.demo import start_demo
+    from msp_tui.logs import setup_logging
 
     setup_logging(getattr(args, "verbose", False))
     print("Starting the demo: simulators on 127.0.0.1, a throwaway database…", file=sys.stderr)
@@ -580,13 +621,17 @@ def run_tui(ctx: Context, serve_port: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+            # What scripts and monitors ask most: argparse's own version action answers, without
+            # building every command's parser first (half the time of this command).
+            add_version(Parser(prog=PROG, add_help=False)).parse_args(["--version"])
         args = build_parser().parse_args(argv)  # --help into a closed pipe fails here too
         code = _run(args)
         sys.stdout.flush()  # here, not at exit: a full disk is a message, not a traceback
         return code
-    except commands.UsageError as exc:
+    except UsageError as exc:
         return _fail(exc, EXIT_USAGE)
-    except (commands.CommandError, StoreError, SecretStoreError, OutputError) as exc:
+    except _work_failures() as exc:
         return _fail(exc, EXIT_FAILED)
     except BrokenPipeError:  # `msp-tui outbox list | head`: the reader has had enough
         _stdout_to_devnull()
@@ -597,17 +642,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stdout_to_devnull()
         return _fail(f"cannot write the output: {exc.strerror or exc}", EXIT_FAILED)
     except Exception as exc:
+        import logging
+
+        from adapters.errors import redact
+        from msp_tui.logs import log_path
+
         logging.getLogger("msp_tui").exception("unexpected error")
         return _fail(f"unexpected error ({type(exc).__name__}: {redact(str(exc))});"
                      f" the details are in {log_path()}", EXIT_FAILED)  # fmt: skip
 
 
+def _work_failures() -> tuple[type[Exception], ...]:
+    """The errors that mean the work failed (exit 1): a command's, the output's, the store's and
+    the secret store's. Evaluated only when an exception reaches that clause of main(); the
+    store's and the secret store's are looked up only if their module was imported (else it
+    cannot have raised them), so that a light command never imports them for this."""
+    failures: list[type[Exception]] = [CommandError, OutputError]
+    for module, name in (("msp_tui.store.db", "StoreError"),
+                         ("msp_tui.secret_store", "SecretStoreError")):  # fmt: skip
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            failures.append(getattr(loaded, name))
+    return tuple(failures)
+
+
+def _handler(
+    args: argparse.Namespace,
+) -> Callable[[Context | None, argparse.Namespace], int] | None:
+    """The function that runs the command. A name (a string) is a command in msp_tui.commands,
+    imported only now: building the parser, `--help` and `--version` never import it."""
+    handler = getattr(args, "handler", None)
+    if isinstance(handler, str):
+        from msp_tui import commands
+
+        handler = getattr(commands, handler)
+    return handler
+
+
 def _run(args: argparse.Namespace) -> int:
-    handler: Callable[[Context | None, argparse.Namespace], int] | None = getattr(
-        args, "handler", None
-    )
+    handler = _handler(args)
     if handler is not None and not getattr(args, "needs_store", True):
         return handler(None, args)
+    from msp_tui.context import open_context
+    from msp_tui.logs import setup_logging
+
     setup_logging(getattr(args, "verbose", False))
     ctx = open_context(getattr(args, "db", None))
     try:
@@ -619,6 +697,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _fail(reason: object, code: int) -> int:
+    from adapters.errors import redact
+
     with contextlib.suppress(OSError):
         print(f"{PROG}: {printable(redact(str(reason)))}", file=sys.stderr)
     return code

@@ -4,11 +4,12 @@ Secrets are read from environment variables named on the command line, or hidden
 from __future__ import annotations
 
 import argparse
-import asyncio
+from typing import TYPE_CHECKING
 
-from adapters.errors import Secret
-from msp_tui.commands import CommandError, UsageError, notice_secrets, read_secret, say
-from msp_tui.context import Context
+from msp_tui.cli_base import CommandError, UsageError, notice_secrets, read_secret, say
+
+if TYPE_CHECKING:
+    from msp_tui.context import Context
 
 EXAMPLES = """examples:
   msp-tui psa set connectwise --site na.myconnectwise.net --company acme \\
@@ -137,7 +138,10 @@ def _halopsa(kinds, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_psa_set_connectwise(ctx: Context, args: argparse.Namespace) -> int:
+    import asyncio
+
     from adapters.connectwise import DEFAULT_CODEBASE, ConnectWiseCredentials
+    from adapters.errors import Secret
     from msp_tui.psa_setup import (
         ConnectWiseSettings,
         PsaSetupError,
@@ -173,6 +177,8 @@ def cmd_psa_set_connectwise(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_psa_set_autotask(ctx: Context, args: argparse.Namespace) -> int:
+    import asyncio
+
     from adapters.autotask import AutotaskCredentials
     from msp_tui.psa_setup import AutotaskSettings, PsaSetupError, check_autotask, save_autotask
 
@@ -202,6 +208,8 @@ def cmd_psa_set_autotask(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_psa_set_halopsa(ctx: Context, args: argparse.Namespace) -> int:
+    import asyncio
+
     from adapters.halopsa import HaloCredentials
     from msp_tui.psa_setup import HaloSettings, PsaSetupError, check_halopsa, save_halopsa
 

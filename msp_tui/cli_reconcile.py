@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from msp_tui.commands import CommandError, UsageError, decision_json, say
-from msp_tui.context import Context
-from msp_tui.reconcile import STATUS_TITLES
+from msp_tui.cli_base import CommandError, UsageError, say
+from msp_tui.statuses import STATUS_TITLES
+
+if TYPE_CHECKING:
+    from datetime import date
+    from decimal import Decimal
+
+    from msp_tui.context import Context
 
 EXAMPLES = """examples:
   msp-tui reconcile list --status reconcile --status new_revenue
@@ -79,6 +82,8 @@ def add_reconcile_command(add_command, common: argparse.ArgumentParser) -> None:
 
 
 def quantity_value(text: str) -> Decimal:
+    from decimal import Decimal, InvalidOperation
+
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -89,6 +94,8 @@ def quantity_value(text: str) -> Decimal:
 
 
 def effective_date(text: str) -> date:
+    from datetime import date
+
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -188,6 +195,7 @@ def _agreement(line, given: int | None):
 
 
 def cmd_reconcile_decide(ctx: Context, args: argparse.Namespace) -> int:
+    from msp_tui.commands import decision_json
     from msp_tui.exports import json_default
     from msp_tui.operator import current_operator
     from msp_tui.writeback import DecisionError, decide

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from msp_tui.commands import CommandError, UsageError, say
-from msp_tui.context import Context
-from msp_tui.schedule import local_text
+from msp_tui.cli_base import CommandError, UsageError, say
+
+if TYPE_CHECKING:
+    from msp_tui.context import Context
 
 EXAMPLES = """examples:
   msp-tui schedule set daily --at 02:00
@@ -86,6 +87,8 @@ def schedule_facts() -> dict:
 
 
 def _say_facts(facts: dict) -> None:
+    from msp_tui.schedule import local_text
+
     schedule, last = facts["schedule"], facts["last_run"]
     zone = schedule["timezone"] if schedule else "UTC"
     if schedule is None:
@@ -147,6 +150,8 @@ def cmd_schedule_off(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_run(ctx: Context, args: argparse.Namespace) -> int:
+    import asyncio
+
     from msp_tui.schedule import run_if_due
 
     # --due with no schedule set is "not due": scheduled syncs turned off in the app need no

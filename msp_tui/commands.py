@@ -1,19 +1,23 @@
-"""Headless commands that configure sources, sync them and export what they said."""
+"""Headless commands that configure sources, sync them and act on what they said.
+
+Imported by `msp_tui.cli` only to run one of them (the parser names them): what the parser
+and the command modules share (the errors, `say`, argument types) is in `msp_tui.cli_base`;
+the exports, which need none of the sync, are in `msp_tui.cli` itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
-import math
 import os
 import sys
 from typing import Any
 
-from adapters.errors import AdapterError, Secret, redact
+from adapters.errors import AdapterError, redact
 from adapters.spamtitan import normalise_base_url
 from msp_tui import connect
+from msp_tui.cli_base import CommandError, UsageError, notice_secrets, read_secret, say
 from msp_tui.context import Context
 from msp_tui.overview import integration_summaries
 from msp_tui.sources import psa_words
@@ -25,82 +29,10 @@ from msp_tui.store.models import (
     PsaCompany,
     PsaProduct,
     ServiceMapping,
-    UsageCount,
     VendorAccount,
     VendorService,
 )
 from msp_tui.sync import SyncEvent, SyncOutcome, SyncSource, sync_all, sync_sources
-from msp_tui.untrusted import printable
-
-MODULES = ("billing", "alerts")
-
-
-class CommandError(Exception):
-    """The command could not do its work; the message is shown as-is (exit 1)."""
-
-
-class UsageError(Exception):
-    """The command was called wrongly; the message is shown as-is (exit 2)."""
-
-
-def read_secret(env_var: str | None, prompt: str) -> Secret:
-    """A secret from the environment variable named on the command line, or a hidden prompt.
-    Never from argv, where `ps` and shell history would show it."""
-    if env_var:
-        value = os.environ.get(env_var, "")
-        if not value:
-            raise UsageError(f"environment variable {env_var} is not set or empty")
-        return Secret(value)
-    if not sys.stdin.isatty():
-        raise UsageError("no terminal to prompt on: name an environment variable instead")
-    value = getpass.getpass(f"{prompt}: ")
-    if not value:
-        raise UsageError(f"{prompt} is empty")
-    return Secret(value)
-
-
-def notice_secrets(ctx: Context) -> None:
-    if ctx.secrets.notice:
-        say(f"msp-tui: {ctx.secrets.notice}", file=sys.stderr)
-
-
-def say(text: str, file=None, flush: bool = False) -> None:
-    """A human-readable line: whatever vendor, PSA or operator text it carries is shown with
-    its control characters escaped (see msp_tui.untrusted)."""
-    print(printable(text), file=file, flush=flush)
-
-
-def parse_modules(value: str) -> str:
-    modules = [m.strip().lower() for m in value.split(",") if m.strip()]
-    unknown = [m for m in modules if m not in MODULES]
-    if unknown or not modules:
-        raise argparse.ArgumentTypeError(
-            f"modules are a comma-separated list of {', '.join(MODULES)}"
-        )
-    return ",".join(dict.fromkeys(modules))
-
-
-def parse_rate_limit(value: str) -> float:
-    """`--rate-limit`: a finite number of requests per second, 0 for no limit."""
-    try:
-        rate = float(value)
-    except ValueError:
-        rate = math.nan
-    if not math.isfinite(rate) or rate < 0:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a rate: give requests per second, a number >= 0 (0 turns it off)"
-        )
-    return rate
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return number
 
 
 def cmd_integrations_add_spamtitan(ctx: Context, args: argparse.Namespace) -> int:
@@ -223,44 +155,6 @@ class _ProgressBar:
 
     def close(self) -> None:
         self.progress.stop()
-
-
-USAGE_HEADER = [
-    "integration", "vendor_account_id", "vendor_account_name", "service_id", "service_name",
-    "quantity", "observed_at",
-]  # fmt: skip
-
-
-def latest_usage() -> list[dict[str, Any]]:
-    """The latest count per (account, service), every integration."""
-    rows = []
-    latest: dict[tuple[int, int], UsageCount] = {}
-    for count in UsageCount.select().order_by(UsageCount.received_at, UsageCount.id):
-        latest[(count.account_id, count.service_id)] = count
-    accounts = {a.id: a for a in VendorAccount.select(VendorAccount, Integration).join(Integration)}
-    services = {s.id: s for s in VendorService.select()}
-    for (account_id, service_id), count in latest.items():
-        account, service = accounts[account_id], services[service_id]
-        quantity = count.quantity
-        rows.append({
-            "integration": account.integration.name,
-            "vendor_account_id": account.external_id,
-            "vendor_account_name": account.name,
-            "service_id": service.external_id,
-            "service_name": service.name,
-            "quantity": int(quantity) if quantity == int(quantity) else float(quantity),
-            "observed_at": count.counted_at.replace(microsecond=0).isoformat() + "Z",
-        })  # fmt: skip
-    rows.sort(key=lambda r: (r["integration"], r["vendor_account_name"], r["service_name"]))
-    return rows
-
-
-def cmd_export_usage(ctx: Context, args: argparse.Namespace) -> int:
-    from msp_tui.exports import render
-    from msp_tui.output import write_text
-
-    write_text(args.out, render(latest_usage(), USAGE_HEADER, args.format, raw=args.raw))
-    return 0
 
 
 # --- push integrations -------------------------------------------------------------------------
@@ -587,24 +481,7 @@ def cmd_map_service(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-# --- exports -----------------------------------------------------------------------------------
-
-
-def cmd_export_table(ctx: Context, args: argparse.Namespace) -> int:
-    from msp_tui import exports
-    from msp_tui.output import write_text
-
-    if args.what == "reconciliation":
-        rows = exports.reconciliation_rows(with_sources=args.format == "json")
-        header = exports.RECONCILIATION_HEADER
-    elif args.what == "mappings":
-        rows, header = exports.mapping_rows(), exports.MAPPINGS_HEADER
-    else:
-        rows, header = exports.audit_rows(), exports.AUDIT_HEADER
-    write_text(args.out, exports.render(rows, header, args.format, raw=args.raw))
-    if args.out is not None and str(args.out) != "-":
-        say(f"{len(rows)} {args.what} rows written to {args.out}", file=sys.stderr)
-    return 0
+# --- outbox ------------------------------------------------------------------------------------
 
 
 def decision_json(d: Decision) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from msp_tui.store.models import (
     PsaCompany,
     PsaProduct,
     ServiceMapping,
+    UsageCount,
     VendorAccount,
     VendorService,
 )
@@ -37,6 +38,10 @@ MAPPINGS_HEADER = [
     "operator", "created_at",
 ]  # fmt: skip
 AUDIT_HEADER = ["at", "operator", "action", "subject", "before", "after", "detail"]
+USAGE_HEADER = [
+    "integration", "vendor_account_id", "vendor_account_name", "service_id", "service_name",
+    "quantity", "observed_at",
+]  # fmt: skip
 CENTS = Decimal("0.01")
 
 
@@ -98,6 +103,33 @@ def reconciliation_rows(with_sources: bool = False, lines: list | None = None
                 for s in line.sources
             ]
         rows.append(row)
+    return rows
+
+
+# --- usage -------------------------------------------------------------------------------------
+
+
+def latest_usage() -> list[dict[str, Any]]:
+    """The latest count per (account, service), every integration."""
+    rows = []
+    latest: dict[tuple[int, int], UsageCount] = {}
+    for count in UsageCount.select().order_by(UsageCount.received_at, UsageCount.id):
+        latest[(count.account_id, count.service_id)] = count
+    accounts = {a.id: a for a in VendorAccount.select(VendorAccount, Integration).join(Integration)}
+    services = {s.id: s for s in VendorService.select()}
+    for (account_id, service_id), count in latest.items():
+        account, service = accounts[account_id], services[service_id]
+        quantity = count.quantity
+        rows.append({
+            "integration": account.integration.name,
+            "vendor_account_id": account.external_id,
+            "vendor_account_name": account.name,
+            "service_id": service.external_id,
+            "service_name": service.name,
+            "quantity": int(quantity) if quantity == int(quantity) else float(quantity),
+            "observed_at": count.counted_at.replace(microsecond=0).isoformat() + "Z",
+        })  # fmt: skip
+    rows.sort(key=lambda r: (r["integration"], r["vendor_account_name"], r["service_name"]))
     return rows
 
 

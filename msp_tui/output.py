@@ -12,7 +12,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -51,6 +50,8 @@ def write_text(path: Path | None, text: str) -> None:
 def _replace(shown: Path, target: Path, text: str, keep_mode: int | None) -> None:
     if not target.parent.is_dir():
         raise OutputError(f"cannot write {shown}: the folder {target.parent} does not exist")
+    import tempfile  # here: a command that writes no file does not import it
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:

@@ -27,6 +27,7 @@ from typing import Literal
 
 from peewee import fn
 
+from msp_tui.statuses import STATUS_TITLES, Status
 from msp_tui.store.models import (
     AccountMapping,
     Decision,
@@ -42,15 +43,6 @@ from msp_tui.store.models import (
     VendorService,
 )
 
-Status = Literal["new_revenue", "reconcile", "no_change", "no_vendor_data", "unmapped", "stale"]
-STATUS_TITLES = {
-    "new_revenue": "New revenue",
-    "reconcile": "Reconcile",
-    "no_change": "No change",
-    "no_vendor_data": "No vendor data",
-    "unmapped": "Unmapped",
-    "stale": "Stale",
-}
 ZERO = Decimal(0)
 ROUNDING = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
 DEFAULT_ROUNDING = "up"
