@@ -591,12 +591,12 @@ def cmd_demo(ctx: Context | None, args: argparse.Namespace) -> int:
         print(f"{PROG} demo: the demo is the terminal UI and needs a terminal", file=sys.stderr)
         return EXIT_USAGE
     from msp_tui.app import MspTuiApp
-    from msp_tui.demo import start_demo
+    from msp_tui.demo import open_demo
     from msp_tui.logs import setup_logging
 
     setup_logging(getattr(args, "verbose", False))
-    print("Starting the demo: simulators on 127.0.0.1, a throwaway database…", file=sys.stderr)
-    demo, demo_ctx = start_demo(seed=args.seed, psa=args.psa)
+    # Home comes up at once; the simulators start behind it and the app syncs the PSA.
+    demo, demo_ctx = open_demo(seed=args.seed, psa=args.psa)
     try:
         MspTuiApp(demo_ctx, serve_port=0, demo=demo).run()
     finally:
