@@ -1179,6 +1179,8 @@ async def main() -> None:
                   f" pass {min(ver['python']) * 1000:.0f} ms (best of {args.version_runs})"
                   f" = {ratio:.1f}x")  # fmt: skip
             summary.add("--version / python -c pass (best)", ratio, 4, "x")
+    load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"load at the end: {load} (other work on the machine moves these figures)")
     summary.print()
 
 
