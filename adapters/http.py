@@ -13,6 +13,8 @@ import email.utils
 import json
 import logging
 import random
+import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -85,6 +87,21 @@ def vendor_message(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
+_ssl_context: ssl.SSLContext | None = None
+_ssl_lock = threading.Lock()
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context (the CA bundle loaded once) for every client: loading it costs about
+    50 ms of CPU, which each new client paid, on whichever loop made it. `MspTuiApp` warms it
+    in a thread at start-up."""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx.create_ssl_context()
+        return _ssl_context
+
+
 class HttpClient:
     """An httpx.AsyncClient for one vendor, with the policies above."""
 
@@ -110,6 +127,7 @@ class HttpClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
+            verify=shared_ssl_context() if transport is None else True,
         )
 
     async def __aenter__(self) -> HttpClient:

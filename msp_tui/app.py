@@ -163,6 +163,15 @@ class MspTuiApp(App[None]):
             self.demo.synced = True
             self.start_sync(mode="full")
         self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
+        self.warm_up()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def warm_up(self) -> None:
+        """After the first frame, off the UI thread: what the first HTTP client would otherwise
+        pay on whichever loop makes it (the TLS context's CA bundle)."""
+        from adapters.http import shared_ssl_context
+
+        shared_ssl_context()
 
     def vendor_api_url(self) -> str:
         """Where push vendors reach us, as told to the operator: the public URL if one is set,
