@@ -4,11 +4,12 @@ esc, ?, F1 or q closes it."""
 
 from __future__ import annotations
 
+from rich.markdown import Markdown
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 
 def _keys_list(rows: list[tuple[str, str, str]]) -> str:
@@ -59,8 +60,10 @@ class HelpScreen(ModalScreen[None]):
         self.text = text
 
     def compose(self) -> ComposeResult:
+        # One widget drawing Rich's Markdown: Textual's Markdown widget makes a widget of every
+        # block and list item, and laid them out in a quarter of a second of the UI thread.
         with VerticalScroll(id="help-body"):
-            yield Markdown(self.text, id="help-text")
+            yield Static(Markdown(self.text, hyperlinks=False), id="help-text")
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()

@@ -40,13 +40,16 @@ class SyncIndicator(Static, can_focus=True):
         super().__init__(id="sync-indicator")
         self._frame = 0
         self._state = SyncState()
+        self._text = ""
 
     def on_mount(self) -> None:
         self.watch(self.app, "sync_state", self._show)
         self.set_interval(0.1, self._spin)
 
     def _spin(self) -> None:
-        if self._state.syncing:
+        # Only where it is seen: every screen in the stack has a header, and a hidden screen
+        # redrawn ten times a second for nothing costs the one in front its frames.
+        if self._state.syncing and self.screen.is_current:
             self._frame = (self._frame + 1) % len(SPINNER)
             self._show(self._state)
 
@@ -63,7 +66,10 @@ class SyncIndicator(Static, can_focus=True):
         else:
             text = "● idle"
         self.tooltip = plain(state.error) if state.error else None
-        self.update(text)
+        if text != self._text:
+            # A spinner frame keeps the width: no layout of the screen for it.
+            self.update(text, layout=len(text) != len(self._text))
+            self._text = text
 
     def on_focus(self) -> None:
         self.call_after_refresh(self._show, self._state)  # once has_focus reads True
