@@ -76,10 +76,12 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
                     yield RadioButton(title, value=kind.key == self.kind, name=kind.key,
                                       disabled=not kind.available)  # fmt: skip
             yield Static(self._blurb(), id="psa-blurb", classes="hint")
-            for kind, fields in FIELDS.items():
+            # Only the chosen kind's fields now; another kind's when it is first chosen (and
+            # kept, with what was typed): every widget here costs the form's first frame.
+            for kind in FIELDS:
                 with Vertical(id=f"fields-{kind}", classes="psa-fields"):
-                    for f in fields:
-                        yield field_row(f.label, f.input_id, f.placeholder, masked=f.masked)
+                    if kind == self.kind:
+                        yield from self._rows(kind)
             yield Static("", id="psa-status")
             with Horizontal(classes="buttons"):
                 yield Button("Check (ctrl+r)", id="check", action="screen.check")
@@ -107,8 +109,17 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
     def on_descendant_focus(self, event) -> None:
         mark_focused(self, event.widget)
 
+    @staticmethod
+    def _rows(kind: str) -> list:
+        return [field_row(f.label, f.input_id, f.placeholder, masked=f.masked)
+                for f in FIELDS[kind]]  # fmt: skip
+
     def value(self, input_id: str, value: str | None = None) -> str:
-        field = self.query_one(f"#{input_id}", Input)
+        """The field's text, stripped ("" for a kind whose fields were never shown)."""
+        found = self.query(f"#{input_id}").results(Input)
+        field = next(found, None)
+        if field is None:
+            return ""
         if value is not None:
             field.value = value
         return field.value.strip()
@@ -129,7 +140,10 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
 
     def _show_kind(self) -> None:
         for kind in FIELDS:
-            self.query_one(f"#fields-{kind}").display = kind == self.kind
+            box = self.query_one(f"#fields-{kind}")
+            box.display = kind == self.kind
+            if kind == self.kind and not box.children:
+                box.mount_all(self._rows(kind))
         self.query_one("#psa-blurb", Static).update(self._blurb())
 
     def _replaced(self) -> PsaConnection | None:
