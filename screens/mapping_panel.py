@@ -23,6 +23,7 @@ from textual.content import Content
 from textual.events import DescendantFocus
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.style import Style as VisualStyle
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 from textual.worker import get_current_worker
@@ -175,6 +176,7 @@ class MappingPanel(Widget):
         self.status = ""
         """The last thing done, shown under the lists when nothing is carried."""
         self._psa_uses: dict[int, int] = {}
+        self._styles: dict[str, VisualStyle] = {}
         self._detail_side: Side = "vendor"
         self.matching = board.pending
         """The matcher is running (in a thread); its results are not shown yet."""
@@ -261,17 +263,30 @@ class MappingPanel(Widget):
 
     def format_vendor_row(self, entry: VendorEntry, width: int) -> Content:
         state, tone = self.vendor_state(entry)
-        mark = Content.styled(state, f".mapping-panel--{tone}") if tone else Content("")
+        mark = Content.styled(state, self._style(tone)) if tone else Content("")
         label = Content(plain(entry.label))
         if entry.excluded and not entry.mapped:
-            label = label.stylize(".mapping-panel--excluded")
+            label = label.stylize(self._style("excluded"))
         return spread(label, mark, width, 45)
 
     def format_psa_row(self, entry: PsaEntry, width: int) -> Content:
         used = self._psa_uses.get(entry.id, 0)
-        mark = Content.styled("✓ ", ".mapping-panel--mapped") if used else Content("  ")
-        detail = Content.styled(plain(entry.detail), ".mapping-panel--detail")
+        mark = Content.styled("✓ ", self._style("mapped")) if used else Content("  ")
+        detail = Content.styled(plain(entry.detail), self._style("detail"))
         return mark + spread(Content(plain(entry.label)), detail, max(1, width - 2), 40)
+
+    def _style(self, part: str) -> VisualStyle:
+        """A component class's style, looked up once (and again after a CSS change), not for
+        every span of every row drawn: that lookup was most of a row's cost."""
+        style = self._styles.get(part)
+        if style is None:
+            style = self._styles[part] = self.get_visual_style(f"mapping-panel--{part}",
+                                                               partial=True)  # fmt: skip
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = {}
 
     def _psa_label(self, psa_id: int) -> str:
         entry = self.board.psa_by_id.get(psa_id)
