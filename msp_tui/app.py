@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from dataclasses import replace
@@ -40,6 +41,9 @@ from screens.palette import MspCommands
 
 if TYPE_CHECKING:
     from msp_tui.push.server import BackgroundServer
+
+
+_FROZEN = False  # gc.freeze() done (see MspTuiApp.warm_up)
 
 
 class NewDataLanded(Message):
@@ -172,6 +176,13 @@ class MspTuiApp(App[None]):
         from adapters.http import shared_ssl_context
 
         shared_ssl_context()
+        # What is alive now (the modules, Textual, the first screen) lives as long as the
+        # process: out of the garbage collector's full collections, which otherwise walk it
+        # all and pause every thread for it (a tenth of a second and more). Once a process.
+        global _FROZEN
+        if not _FROZEN:
+            _FROZEN = True
+            gc.freeze()
 
     def vendor_api_url(self) -> str:
         """Where push vendors reach us, as told to the operator: the public URL if one is set,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Literal
 
 from peewee import fn
@@ -92,11 +93,19 @@ class ReconciliationLine:
             return None
         return f"{self.counted.normalize():f} -> {self.vendor_quantity:f}, rounded {self.rounding}"
 
-    @property
+    # Computed once: sorting and filtering 20,000 lines asked each of them many times. A line's
+    # numbers are set when it is made (`reconciliation_lines`) and not changed afterwards.
+    @cached_property
     def impact(self) -> Decimal:
         if self.status in ("no_vendor_data", "unmapped", "stale") or self.unit_price is None:
             return ZERO
         return self.change * self.unit_price
+
+    @cached_property
+    def search_text(self) -> str:
+        """What a search looks in: company, product and the vendor accounts, lower case."""
+        accounts = " ".join(s.account for s in self.sources)
+        return f"{self.company_name} {self.product_identifier} {accounts}".lower()
 
 
 def agreement_cancelled(cancelled: bool, status: str | None) -> bool:
@@ -325,16 +334,14 @@ class Group:
     title: str
     lines: list[ReconciliationLine]
 
-    @property
-    def rounding_note(self) -> str | None:
-        """ "12.4 -> 13, rounded up", when the vendor's count was rounded for the PSA."""
-        if self.counted is None or self.vendor_quantity is None:
-            return None
-        return f"{self.counted.normalize():f} -> {self.vendor_quantity:f}, rounded {self.rounding}"
-
-    @property
+    @cached_property
     def impact(self) -> Decimal:
         return sum((line.impact for line in self.lines), ZERO)
+
+    @cached_property
+    def size(self) -> Decimal:
+        """Gains and losses alike: how much the group moves revenue (the impact sort)."""
+        return sum((abs(line.impact) for line in self.lines), ZERO)
 
 
 def shown(line: ReconciliationLine, which: str) -> bool:
@@ -350,11 +357,6 @@ def shown(line: ReconciliationLine, which: str) -> bool:
 
 def line_vendors(line: ReconciliationLine) -> set[str]:
     return {s.integration for s in line.sources}
-
-
-def _search_text(line: ReconciliationLine) -> str:
-    accounts = " ".join(s.account for s in line.sources)
-    return f"{line.company_name} {line.product_identifier} {accounts}".lower()
 
 
 def arrange(
@@ -373,7 +375,7 @@ def arrange(
         for line in lines
         if shown(line, which)
         and (integration is None or integration in line_vendors(line))
-        and (not words or all(w in _search_text(line) for w in words))
+        and (not words or all(w in line.search_text for w in words))
     ]
     groups: dict[str, list[ReconciliationLine]] = defaultdict(list)
     for line in kept:
@@ -394,7 +396,7 @@ def arrange(
         ordered.sort(
             key=lambda g: (
                 g.title == UNMAPPED_GROUP,
-                -sum(abs(line.impact) for line in g.lines),
+                -g.size,
                 g.title.lower(),
             )
         )

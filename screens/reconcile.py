@@ -52,6 +52,8 @@ from screens.pairing import PairingList
 from screens.shown import plain, shown
 from screens.wizard import ConfirmModal
 
+ARRANGE_IN_THREAD_FROM = 2_000  # lines; fewer are arranged at once, in well under a frame
+
 RECONCILE_HELP = """\
 ## Reconcile
 Every mapped company and product: what the vendor counts beside what the PSA {agreement} bills.
@@ -366,6 +368,7 @@ class ReconcileScreen(Screen):
         self.waiting = self.trouble = 0  # decisions pending, and conflicts or failed pushes
         self.reads = 0  # reads of the lines asked for; `loaded` counts those shown
         self.loaded = 0
+        self._arranging = self._arranged = 0  # the same for arranging them in a thread
         self.words = psa_words()
         self.HELP = reconcile_help(self.words)  # in the PSA's words (screens/help.py)
 
@@ -430,19 +433,41 @@ class ReconcileScreen(Screen):
 
     @property
     def settled(self) -> bool:
-        """The latest read of the lines is shown."""
-        return self.loaded == self.reads
+        """The latest read of the lines is shown, arranged as last asked."""
+        return self.loaded == self.reads and self._arranged == self._arranging
 
     def show(self) -> None:
-        query = self.query_one("#reconcile-search", Input).value
-        rows = arrange(
-            self.lines,
-            which=self.which,
-            integration=self.integration,
-            query=query,
-            group_by=self.group_by,
-            sort_by=self.sort_by,
-        )
+        """Filter, group and sort the lines into rows and show them. From ARRANGE_IN_THREAD_FROM
+        lines that takes longer than a frame (a quarter of a second at 20,000, sorted by
+        impact), so it runs in a thread and the rows shown stay until the new ones land."""
+        settings = {
+            "which": self.which,
+            "integration": self.integration,
+            "query": self.query_one("#reconcile-search", Input).value,
+            "group_by": self.group_by,
+            "sort_by": self.sort_by,
+        }
+        if len(self.lines) < ARRANGE_IN_THREAD_FROM:
+            self._show_rows(arrange(self.lines, **settings))
+            return
+        self._arranging += 1
+        self.arrange_rows(self.lines, settings, self._arranging)
+
+    class Arranged(Message):
+        def __init__(self, rows: list, number: int) -> None:
+            super().__init__()
+            self.rows, self.number = rows, number
+
+    @work(exclusive=True, group="reconcile-arrange", thread=True)
+    def arrange_rows(self, lines: list[ReconciliationLine], settings: dict, number: int) -> None:
+        self.post_message(self.Arranged(arrange(lines, **settings), number))
+
+    def on_reconcile_screen_arranged(self, message: Arranged) -> None:
+        if message.number == self._arranging:  # else a newer arrangement is on its way
+            self._arranged = message.number
+            self._show_rows(message.rows)
+
+    def _show_rows(self, rows: list) -> None:
         table = self.query_one(ReconcileList)
         table.set_rows(rows)
         if isinstance(table.highlighted_item, Group) and len(rows) > 1:
