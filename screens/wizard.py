@@ -3,6 +3,10 @@
 Every step can go Back or Cancel without losing anything: the integration is saved as soon as
 its credentials work, and every mapping is saved the moment it is made (msp_tui.mapping).
 Long work (authenticating, syncing, loading a 5,000-row board) runs in workers.
+
+Opening it is quick (issue 19): only the first step's widgets are made (the others when first
+shown), nothing heavy is imported (the matcher is imported in the board's worker), and the
+question about a missing PSA comes over the first step once that is on screen.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import (
     Button,
     Checkbox,
@@ -50,6 +55,8 @@ In the Mailprotector Console:
 Then press [b]Check Connection[/b] here to see what arrived.
 """
 
+
+BOARD_STEPS = ("accounts", "services")
 
 NO_PSA = """\
 No PSA is connected yet. The mapping steps pair this vendor's accounts with the PSA's \
@@ -175,36 +182,59 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.step = start or ("accounts" if self.integration else "module")
         self.authenticated = self.integration is not None
         self.alert_board = None
+        self._built: set[str] = set()  # the steps whose widgets are made (see `_build`)
 
     # --- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        title = connect.VENDORS[self.vendor][0]
         yield AppHeader()
         yield StepBar(id="step-bar")
         with ContentSwitcher(initial=self.step, id="steps"):
-            with VerticalScroll(id="module"):
-                yield Label(f"[b]Connect {title}[/b]: which modules?")
-                yield Checkbox("Billing: usage counts to reconcile", True, id="mod-billing")
-                yield Checkbox("Alerts: vendor alerts become PSA tickets", False, id="mod-alerts")
-            with VerticalScroll(id="credentials"):
-                yield from self._credentials()
-            with VerticalScroll(id="alerts"):
-                yield Label(self._alerts_intro(), id="alerts-intro")
-                yield Button("Check Permissions", id="check-permissions")
-                yield Static("", id="alerts-status")
-                yield OptionList(id="boards")
-            yield Vertical(LoadingIndicator(), id="accounts")
-            yield Vertical(LoadingIndicator(), id="services")
-            with VerticalScroll(id="review"):
-                yield Static("", id="review-summary")
-                yield Static("", id="finish-reason")
-                yield Button("Finish", id="finish", variant="success", disabled=True)
+            # Only the step shown first is made now (and Module, whose boxes say which steps
+            # there are); the others are made when first shown (`_build`).
+            for step in dict.fromkeys(("module", self.step)):
+                self._built.add(step)
+                with self._holder(step):
+                    yield from self._step(step)
         with Horizontal(id="wizard-nav"):
             yield Button("Back", id="back")
             yield Button("Next", id="next", variant="primary")
             yield Button("Cancel", id="cancel")
         yield Footer()
+
+    def _step(self, step: str) -> ComposeResult:
+        """What a step shows."""
+        if step == "module":
+            title = connect.VENDORS[self.vendor][0]
+            yield Label(f"[b]Connect {title}[/b]: which modules?")
+            yield Checkbox("Billing: usage counts to reconcile", True, id="mod-billing")
+            yield Checkbox("Alerts: vendor alerts become PSA tickets", False, id="mod-alerts")
+        elif step == "credentials":
+            yield from self._credentials()
+        elif step == "alerts":
+            yield Label(self._alerts_intro(), id="alerts-intro")
+            yield Button("Check Permissions", id="check-permissions")
+            yield Static("", id="alerts-status")
+            yield OptionList(id="boards")
+        elif step in BOARD_STEPS:
+            yield LoadingIndicator()
+        else:
+            yield Static("", id="review-summary")
+            yield Static("", id="finish-reason")
+            yield Button("Finish", id="finish", variant="success", disabled=True)
+
+    @staticmethod
+    def _holder(step: str) -> Widget:
+        return Vertical(id=step) if step in BOARD_STEPS else VerticalScroll(id=step)
+
+    def _build(self, step: str) -> None:
+        """Make a step's widgets the first time it is shown. They are in the DOM (and can be
+        queried) at once; they are drawn with the next frame."""
+        if step not in self._built:
+            self._built.add(step)
+            holder = self._holder(step)
+            self.query_one("#steps", ContentSwitcher).mount(holder)
+            holder.mount_compose(self._step(step))
 
     def _credentials(self) -> ComposeResult:
         demo = getattr(self.app, "demo", None)
@@ -237,7 +267,8 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self._psa_syncing = False
         self.watch(self.app, "sync_state", self._psa_sync_seen)
         if self.integration is None and connect.psa_connection() is None:
-            self.app.push_screen(ConfirmModal(NO_PSA), self._connect_psa)
+            # Asked over the first step, once that is on screen (the wizard shows at once).
+            self.call_after_refresh(self.app.push_screen, ConfirmModal(NO_PSA), self._connect_psa)
         if self.integration is not None:
             modules = self.integration.modules.split(",")
             self.query_one("#mod-billing", Checkbox).value = "billing" in modules
@@ -268,6 +299,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         return [*steps, "accounts", "services", "review"]
 
     def go(self, step: str) -> None:
+        self._build(step)
         self.step = step
         self.query_one(StepBar).show(self.steps(), step)
         self.query_one("#steps", ContentSwitcher).current = step
