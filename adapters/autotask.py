@@ -24,7 +24,7 @@ import httpx
 from adapters.autotask_limits import PER_ENDPOINT, RequestBudget, endpoint_of
 from adapters.errors import MalformedResponse, NotFound, Secret, VendorError, register_secret
 from adapters.http import HttpClient, RetryPolicy
-from adapters.psa import PsaWords
+from adapters.psa import WORDS
 from adapters.records import (
     Board,
     PsaAdditionRecord,
@@ -114,8 +114,7 @@ class AutotaskAdapter:
     """Autotask behind the PSA contract (adapters.psa.PsaAdapter)."""
 
     vendor = VENDOR
-    words = PsaWords(psa="Autotask", agreement="contract", line="contract service",
-                     product_id="service name", board="queue", whole_units=True)  # fmt: skip
+    words = WORDS["autotask"]
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from adapters.errors import (
     register_secret,
 )
 from adapters.http import HttpClient, RetryPolicy
-from adapters.psa import PsaWords
+from adapters.psa import WORDS
 from adapters.records import (
     Board,
     PsaAdditionRecord,
@@ -99,8 +99,7 @@ class ConnectWiseAdapter:
     """ConnectWise Manage behind the PSA contract (adapters.psa.PsaAdapter)."""
 
     vendor = VENDOR
-    words = PsaWords(psa="ConnectWise Manage", agreement="agreement", line="addition",
-                     product_id="Product ID", board="board")  # fmt: skip
+    words = WORDS["connectwise"]
 
     def __init__(
         self,

@@ -30,7 +30,7 @@ from adapters.errors import (
     register_secret,
 )
 from adapters.http import HttpClient, RetryPolicy
-from adapters.psa import PsaWords
+from adapters.psa import WORDS
 from adapters.records import (
     Board,
     PsaAdditionRecord,
@@ -68,8 +68,7 @@ class HaloAdapter:
     """HaloPSA behind the PSA contract (adapters.psa.PsaAdapter)."""
 
     vendor = VENDOR
-    words = PsaWords(psa="HaloPSA", agreement="recurring invoice", line="invoice line",
-                     product_id="item name", board="team")  # fmt: skip
+    words = WORDS["halopsa"]
 
     def __init__(
         self,

@@ -40,6 +40,18 @@ class PsaWords:
     whole_units: bool = False  # quantities are whole numbers (Autotask's units)
 
 
+# Each PSA's words, here rather than only on its adapter: screens show them at once, and the
+# adapters' modules (httpx with them) are imported when a PSA is first called, not to draw Home.
+WORDS = {
+    "connectwise": PsaWords(psa="ConnectWise Manage", agreement="agreement", line="addition",
+                            product_id="Product ID", board="board"),
+    "autotask": PsaWords(psa="Autotask", agreement="contract", line="contract service",
+                         product_id="service name", board="queue", whole_units=True),
+    "halopsa": PsaWords(psa="HaloPSA", agreement="recurring invoice", line="invoice line",
+                        product_id="item name", board="team"),
+}  # fmt: skip
+
+
 @runtime_checkable
 class PsaAdapter(Protocol):
     """One PSA, reached over its API. Async; used as `async with adapter:`."""

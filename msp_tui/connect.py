@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from adapters.errors import PermissionDenied, Secret
 from adapters.records import Board
-from adapters.spamtitan import SpamTitanAdapter, normalise_base_url
 from msp_tui.push.keys import new_partner_key
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import psa_adapter
@@ -48,6 +47,8 @@ def unique_name(vendor: str) -> str:
 
 async def check_spamtitan(url: str, api_key: Secret) -> int:
     """A real call with the key; the number of domain groups it sees. Raises AdapterError."""
+    from adapters.spamtitan import SpamTitanAdapter  # httpx: not needed to draw a screen
+
     async with SpamTitanAdapter(url, api_key, timeout=20.0) as adapter:
         return await adapter.authenticate()
 
@@ -57,6 +58,8 @@ def save_pull_integration(
 ) -> Integration:
     if Integration.get_or_none(Integration.name == name) is not None:
         raise ConnectError(f"an integration named '{name}' exists; choose another name")
+    from adapters.spamtitan import normalise_base_url
+
     secrets.set(name, "api_key", api_key.reveal())
     with writing():
         return Integration.create(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from adapters.autotask import AutotaskAdapter, AutotaskCredentials
-from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
 from adapters.errors import Secret
-from adapters.halopsa import HaloAdapter, HaloCredentials
-from adapters.psa import PsaAdapter, PsaWords
-from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
+from adapters.psa import WORDS, PsaAdapter, PsaWords
 from msp_tui.secret_store import SecretStore, env_name
 from msp_tui.store.models import Integration, PsaConnection
+
+if TYPE_CHECKING:
+    from adapters.spamtitan import SpamTitanAdapter
 
 PULL_VENDORS = {"spamtitan": "SpamTitan"}
 PUSH_VENDORS = {"mailprotector": "Mailprotector"}
@@ -43,9 +43,10 @@ class Credential:
     fix: str
 
 
-PSA_ADAPTERS = {"connectwise": ConnectWiseAdapter, "autotask": AutotaskAdapter,
-                "halopsa": HaloAdapter}  # fmt: skip
-PSA_TITLES = {kind: adapter.words.psa for kind, adapter in PSA_ADAPTERS.items()}
+# The adapters are imported where they are made (`psa_adapter`, `pull_adapter`): they bring
+# httpx, a tenth of a second nothing needs to draw the first frame. Their words are in
+# adapters.psa.WORDS.
+PSA_TITLES = {kind: words.psa for kind, words in WORDS.items()}
 PSA_SECRETS = {"connectwise": ("public_key", "private_key"), "autotask": ("secret",),
                "halopsa": ("client_secret",)}  # fmt: skip
 
@@ -55,7 +56,7 @@ def psa_words(kind: str | None = None) -> PsaWords:
     if kind is None:
         connection = PsaConnection.select(PsaConnection.kind).order_by(PsaConnection.id).first()
         kind = connection.kind if connection else "connectwise"
-    return PSA_ADAPTERS.get(kind, ConnectWiseAdapter).words
+    return WORDS.get(kind, WORDS["connectwise"])
 
 
 def psa_fix(connection: PsaConnection) -> str:
@@ -82,6 +83,8 @@ def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> P
     scope = psa_secret_scope(connection)
     fix = psa_fix(connection)
     if connection.kind == "autotask":
+        from adapters.autotask import AutotaskAdapter, AutotaskCredentials
+
         return AutotaskAdapter(
             AutotaskCredentials(
                 username=connection.company_identifier,
@@ -92,6 +95,8 @@ def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> P
             **options,
         )
     if connection.kind == "halopsa":
+        from adapters.halopsa import HaloAdapter, HaloCredentials
+
         return HaloAdapter(
             HaloCredentials(
                 url=connection.site,
@@ -104,6 +109,8 @@ def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> P
         )
     if connection.kind != "connectwise":
         raise SourceError(f"msp-tui does not know the PSA {connection.kind!r}: upgrade msp-tui")
+    from adapters.connectwise import ConnectWiseAdapter, ConnectWiseCredentials
+
     credentials = ConnectWiseCredentials(
         site=connection.site,
         company_id=connection.company_identifier,
@@ -116,6 +123,8 @@ def psa_adapter(connection: PsaConnection, secrets: SecretStore, **options) -> P
 
 
 def pull_adapter(integration: Integration, secrets: SecretStore, **options) -> SpamTitanAdapter:
+    from adapters.spamtitan import DEFAULT_CONCURRENCY, SpamTitanAdapter
+
     if integration.vendor != "spamtitan":
         raise SourceError(f"{integration.name} is a {integration.vendor} push integration")
     api_key = _secret(secrets, integration.name, "api_key", _spamtitan_fix(integration))

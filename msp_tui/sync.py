@@ -29,7 +29,6 @@ from adapters.records import (
     PsaProductRecord,
     VendorAccountRecord,
 )
-from adapters.spamtitan import TOTAL_LICENSES
 from msp_tui.secret_store import SecretStore
 from msp_tui.sources import SourceError, psa_adapter, pull_adapter
 from msp_tui.store.db import writing
@@ -337,6 +336,8 @@ def _write_pull(
             for a in accounts
         ]  # fmt: skip
         _upsert(VendorAccount, rows, [VendorAccount.integration, VendorAccount.external_id])
+        from adapters.spamtitan import TOTAL_LICENSES  # httpx with it: imported when syncing
+
         service = TOTAL_LICENSES
         _upsert(
             VendorService,

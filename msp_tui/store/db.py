@@ -22,8 +22,6 @@ from peewee import (
     PostgresqlDatabase,
     SqliteDatabase,
 )
-from playhouse.db_url import connect as connect_url
-from playhouse.db_url import parse as parse_url
 from playhouse.migrations import Migration, Runner
 
 from msp_tui.paths import default_database_path
@@ -92,6 +90,10 @@ def connect(location: StoreLocation) -> Database:
         return SqliteDatabase(
             str(location.sqlite_path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S
         )
+    # Only for a URL: playhouse.db_url imports every playhouse extension (tens of ms).
+    from playhouse.db_url import connect as connect_url
+    from playhouse.db_url import parse as parse_url
+
     try:
         if location.url.startswith(("postgres://", "postgresql://")):
             return ReconnectingPostgres(**parse_url(location.url))
