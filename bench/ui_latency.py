@@ -895,6 +895,11 @@ def home_env(root: Path) -> dict[str, str]:
                 "XDG_CONFIG_HOME": str(root / "config"), "XDG_STATE_HOME": str(root / "state"),
                 "XDG_CACHE_HOME": str(root / "cache"), "MSP_TUI_SECRETS": "file",
                 "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]), "LINES": str(SIZE[1])})  # fmt: skip
+    # Byte code cached as an installed package has it (the untimed round writes it), not
+    # msp_tui compiled from source on every start as a checkout with PYTHONDONTWRITEBYTECODE=1
+    # runs it; Textual's own is in site-packages either way.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(root.parent / "pycache")
     return env
 
 

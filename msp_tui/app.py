@@ -25,7 +25,6 @@ from msp_tui.context import Context
 from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
 from msp_tui.push import DEFAULT_PORT
-from msp_tui.sync import Mode, SyncOutcome, SyncSource, sync_sources
 from msp_tui.untrusted import printable
 from msp_tui.writeback import (
     DecisionError,
@@ -37,10 +36,10 @@ from msp_tui.writeback import (
 from screens import STYLES
 from screens.home import HomeScreen
 from screens.indicator import SyncState
-from screens.palette import MspCommands
 
 if TYPE_CHECKING:
     from msp_tui.push.server import BackgroundServer
+    from msp_tui.sync import Mode, SyncOutcome, SyncSource
 
 
 _FROZEN = False  # gc.freeze() done (see MspTuiApp.warm_up)
@@ -73,11 +72,19 @@ class AlertsDelivered(Message):
         self.results, self.error = results, error
 
 
+def _msp_commands() -> type:
+    """The palette's provider, imported when the palette first opens (textual.command is a
+    few tens of milliseconds the first frame does not need)."""
+    from screens.palette import MspCommands
+
+    return MspCommands
+
+
 class MspTuiApp(App[None]):
     TITLE = "msp-tui"
     SUB_TITLE = "MSP billing reconciliation"
     CSS_PATH = STYLES
-    COMMANDS = App.COMMANDS | {MspCommands}  # ctrl+p: the app's own commands first
+    COMMANDS = App.COMMANDS | {_msp_commands}  # ctrl+p: the app's own commands first
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave msp-tui."),
         Binding(
@@ -106,6 +113,7 @@ class MspTuiApp(App[None]):
     alert_rounds: reactive[int] = reactive(0)
     """Counts finished alert rounds; the alerts screen watches it."""
     ALERT_POLL_S = 5.0  # how often to look for alerts due to become tickets
+    WARM_UP_AFTER_S = 0.5  # once the first frame is out: a thread then holds the GIL a while
 
     def __init__(self, ctx: Context, serve_port: int = DEFAULT_PORT, demo: object = None) -> None:
         super().__init__()
@@ -167,7 +175,7 @@ class MspTuiApp(App[None]):
             self.demo.synced = True
             self.start_sync(mode="full")
         self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
-        self.warm_up()
+        self.set_timer(self.WARM_UP_AFTER_S, self.warm_up)
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def warm_up(self) -> None:
@@ -234,6 +242,8 @@ class MspTuiApp(App[None]):
     def start_sync(self, names: list[str] | None = None, mode: Mode = "quick") -> int:
         """Sync the PSA and pull integrations (or only `names`) in workers; returns how many
         started. The indicator spins until they are done."""
+        from msp_tui.sync import sync_sources
+
         sources = sync_sources(names)
         for source in sources:
             if source.key in self.sync_state.syncing:
