@@ -576,3 +576,19 @@ def test_an_exact_match_never_overrides_a_change_made_while_matching(ctx: Contex
     assert mapping_of("Acme Dental") is None and not board.vendor_by_id[acme].mapped
     assert board.vendor_by_id[acme].suggestions[0][1] == 100  # offered, not applied
     assert not board.pending
+
+
+def test_an_account_unmapped_while_matching_gets_its_suggestions(ctx: Context) -> None:
+    """B10 while the matcher runs: an account mapped before the board opened (so not one the
+    matcher looks at) and unmapped meanwhile is given suggestions when the matcher lands."""
+    board = account_board_read()
+    zen = account_of("Zen Freight").id
+    board.pair(zen, PsaCompany.get(name="Harbor Realty").id)  # an earlier session's mapping
+    board = read_account_board(board.integration, "tester")
+    found = mapping.find_account_matches(board)
+    assert board.pending and zen not in found.suggestions
+    board.unmap(zen)
+    assert board.vendor_by_id[zen].suggestions == []  # the matcher gives them, off this thread
+    board.fill_in(found)
+    top, score = board.vendor_by_id[zen].suggestions[0]
+    assert board.psa_by_id[top].label == "Zenith Freight" and round(score) == 83
