@@ -177,7 +177,7 @@ class MspTuiApp(App[None]):
         self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
         self.set_timer(self.WARM_UP_AFTER_S, self.warm_up)
 
-    @work(thread=True, group="warm-up", exit_on_error=False)
+    @work(thread=True, group="warm-up", exit_on_error=False, description="warm-up")
     def warm_up(self) -> None:
         """After the first frame, off the UI thread: what the first HTTP client would otherwise
         pay on whichever loop makes it (the TLS context's CA bundle)."""
@@ -202,7 +202,7 @@ class MspTuiApp(App[None]):
             return self.vendor_api.base_url
         return f"http://127.0.0.1:{self.serve_port}"
 
-    @work(exclusive=True, group="vendor-api")
+    @work(exclusive=True, group="vendor-api", description="vendor-api")
     async def start_vendor_api(self) -> None:
         await self.vendor_api_ready()
 

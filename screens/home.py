@@ -317,7 +317,7 @@ class HomeScreen(Screen):
         self._reads += 1
         self.read(self._reads)
 
-    @work(exclusive=True, group="home-read", thread=True)
+    @work(exclusive=True, group="home-read", thread=True, description="home-read")
     def read(self, number: int) -> None:
         self.post_message(self.Read(read_home(), number))
 
@@ -351,7 +351,7 @@ class HomeScreen(Screen):
         """The latest read of the store is shown, its reconciliation count included."""
         return self._counted == self._reads
 
-    @work(exclusive=True, group="home-review", thread=True)
+    @work(exclusive=True, group="home-review", thread=True, description="home-review")
     def count_review(self, number: int) -> None:
         """Every line is computed to count the ones to review: at 20,000 lines that is most of
         a second, so the card says it is counting until this lands."""
@@ -367,7 +367,7 @@ class HomeScreen(Screen):
             if widget.card.key == card.key:
                 widget.set_card(card)
 
-    @work(exclusive=True, group="home-cards")
+    @work(exclusive=True, group="home-cards", description="home-cards")
     async def show(self, cards: list[CardData]) -> None:
         shown = self._matching(cards)
         # The search keeps the focus while in use, and so does anything else that is not a

@@ -385,7 +385,7 @@ class MappingPanel(Widget):
 
     # --- matching, in a thread -----------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="mapping-match")
+    @work(thread=True, exclusive=True, group="mapping-match", description="mapping-match")
     def _match(self) -> None:
         board = self.board
         found = mapping.find_account_matches(board)

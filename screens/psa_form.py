@@ -183,7 +183,7 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
     def action_save(self) -> None:
         self.check_and_maybe_save(keep=True)
 
-    @work(exclusive=True, group="psa-check")
+    @work(exclusive=True, group="psa-check", description="psa-check")
     async def check_and_maybe_save(self, keep: bool) -> None:
         secrets = self._secrets()
         if secrets is None:

@@ -412,7 +412,7 @@ class ReconcileScreen(Screen):
         self.reads += 1
         self.read_lines(self.reads)
 
-    @work(exclusive=True, group="reconcile-read", thread=True)
+    @work(exclusive=True, group="reconcile-read", thread=True, description="reconcile-read")
     def read_lines(self, number: int) -> None:
         self.post_message(self.Loaded(with_decisions(reconciliation_lines(), current_period()),
                                       number))  # fmt: skip
@@ -458,7 +458,9 @@ class ReconcileScreen(Screen):
             super().__init__()
             self.rows, self.number = rows, number
 
-    @work(exclusive=True, group="reconcile-arrange", thread=True)
+    # Every worker here is given a description: without one Textual writes one from the repr()
+    # of each argument, which for 20,000 lines cost the UI thread more than the work it moved.
+    @work(exclusive=True, group="reconcile-arrange", thread=True, description="reconcile-arrange")
     def arrange_rows(self, lines: list[ReconciliationLine], settings: dict, number: int) -> None:
         self.post_message(self.Arranged(arrange(lines, **settings), number))
 
@@ -610,7 +612,7 @@ class ReconcileScreen(Screen):
             super().__init__()
             self.made, self.problems = made, problems
 
-    @work(group="reconcile-decide")
+    @work(group="reconcile-decide", description="reconcile-decide")
     async def store_decisions(self, lines, action, problems, agreements, options) -> None:
         operator = current_operator()
 

@@ -403,7 +403,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         if self.kind == "push" and self.integration is None:
             self.make_partner_key()
 
-    @work(exclusive=True, group="partner-key")
+    @work(exclusive=True, group="partner-key", description="partner-key")
     async def make_partner_key(self) -> None:
         # The Vendor API first: the URL shown with the key must be where it really listens.
         base_url = await self.app.vendor_api_ready()
@@ -434,7 +434,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.query_one("#auth-spinner").remove_class("-hidden")
         self.authenticate(url, Secret(key))
 
-    @work(exclusive=True, group="authenticate")
+    @work(exclusive=True, group="authenticate", description="authenticate")
     async def authenticate(self, url: str, key: Secret) -> None:
         try:
             await self._authenticate(url, key)
@@ -495,7 +495,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
     def demo_console(self, event: Button.Pressed) -> None:
         self.play_vendor((event.button.id or "").removeprefix("demo-"))
 
-    @work(group="demo-vendor")
+    @work(group="demo-vendor", description="demo-vendor")
     async def play_vendor(self, action: str) -> None:
         import httpx
 
@@ -546,7 +546,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.query_one("#alerts-status", Static).update(f"Asking the PSA for its {board}s…")
         self.load_boards()
 
-    @work(exclusive=True, group="boards")
+    @work(exclusive=True, group="boards", description="boards")
     async def load_boards(self) -> None:
         status = self.query_one("#alerts-status", Static)
         try:
@@ -579,7 +579,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     # --- mapping -------------------------------------------------------------------------------
 
-    @work(exclusive=True, group="board", thread=True)
+    @work(exclusive=True, group="board", thread=True, description="board")
     def load_board(self, step: str) -> None:
         # Imported here, in the thread: the matcher brings numpy and rapidfuzz (~0.2 s).
         from msp_tui.mapping import load_service_board, read_account_board
