@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from msp_tui.cli import main
-from msp_tui.matching.engine import Party, match_accounts
+from msp_tui.matching.engine import Party, match_accounts, prepare_psa
 from msp_tui.matching.normalize import normalize_name, registrable_domain
 
 
@@ -140,6 +140,20 @@ def test_suggestions_keep_the_top_three() -> None:
     assert d.decision == "suggested"
     assert len(d.suggestions) == 3
     assert d.psa_id == d.suggestions[0].psa_id
+
+
+def test_a_prepared_psa_side_decides_as_the_list_does() -> None:
+    """A board prepares its PSA side once and suggests for one account at a time with it."""
+    psa = [Party("1", "Acme Corporation", "acme.com"), Party("2", "Bluewater Logistics Inc"),
+           Party("3", "Stark Industries"), Party("4", "Acme Dental East")]  # fmt: skip
+    vendors = [Party("a", "ACME Inc"), Party("b", "Bluewater Logistic"), Party("c", "Tony's"),
+               Party("d", "Acme Dental")]  # fmt: skip
+    ready = prepare_psa(psa)
+    assert match_accounts(vendors, ready, [("Tony's", "3")]) == match_accounts(
+        vendors, psa, [("Tony's", "3")]
+    )
+    one_at_a_time = [match_accounts([v], ready)[0] for v in vendors]
+    assert one_at_a_time == [match_accounts([v], psa)[0] for v in vendors]
 
 
 # --- msp-tui match -------------------------------------------------------------------------

@@ -202,19 +202,35 @@ def _strong_evidence(
     return None, []
 
 
+@dataclass(frozen=True)
+class PreparedPsa:
+    """The PSA side made ready once (its names normalised and indexed), for many calls of
+    `match_accounts`: a board suggesting for one account at a time reuses it. Read only."""
+
+    parties: tuple[Party, ...]
+    prepared: _Prepared
+    index: Mapping[str, int]  # PSA id -> position
+
+
+def prepare_psa(psa: Sequence[Party]) -> PreparedPsa:
+    """Normalise and index the PSA side (50-100 ms at 5,000 companies)."""
+    return PreparedPsa(tuple(psa), _prepare_psa(psa), {p.id: i for i, p in enumerate(psa)})
+
+
 def match_accounts(
     vendors: Sequence[Party],
-    psa: Sequence[Party],
+    psa: Sequence[Party] | PreparedPsa,
     prior: Iterable[tuple[str, str]] = (),
     config: MatchConfig = DEFAULT_CONFIG,
 ) -> list[MatchDecision]:
     """Decide, for every vendor account, which PSA company it is (see the module docstring).
 
-    `prior` pairs (vendor account name, PSA company id) from mappings already made for other
-    integrations; a PSA id not in `psa` is ignored.
+    `psa` is the PSA companies, or them prepared by `prepare_psa`. `prior` pairs (vendor
+    account name, PSA company id) from mappings already made for other integrations; a PSA id
+    not in `psa` is ignored.
     """
-    prepared = _prepare_psa(psa)
-    psa_index = {p.id: i for i, p in enumerate(psa)}
+    ready = psa if isinstance(psa, PreparedPsa) else prepare_psa(psa)
+    psa, prepared, psa_index = ready.parties, ready.prepared, ready.index
     prior_index = {
         normalize_name(name).key: psa_index[pid] for name, pid in prior if pid in psa_index
     }
