@@ -80,6 +80,9 @@ def spread(left: Content, right: Content, width: int, share: int) -> Content:
     return Content.assemble(left, " ", right)
 
 
+MATCH_AFTER_S = 0.1  # from mounting the panel to starting the matcher
+
+
 class MappingList(PairingList):
     """One side of the panel; enter picks up or drops, and the footer says so."""
 
@@ -238,8 +241,10 @@ class MappingPanel(Widget):
         self.watch(self.search_for("psa"), "value", self._psa_query_changed, init=False)
         self.watch(self.search_for("vendor"), "value", self._vendor_query_changed, init=False)
         if self.matching:
-            # After the first frame: the lists are drawn before the matcher takes a core.
-            self.call_after_refresh(self._match)
+            # After the first frame: the lists are drawn before the matcher takes the GIL.
+            # (call_after_refresh comes after the layout but before the frame is written;
+            # frames are written at most every 1/60 s, so a few frames' wait is enough.)
+            self.set_timer(MATCH_AFTER_S, self._match)
 
     def list_for(self, side: Side) -> MappingList:
         return self._lists[side]
@@ -555,9 +560,26 @@ class MappingPanel(Widget):
 
     def _accept_all(self, confirmed: bool | None) -> None:
         if confirmed:
-            count = self.board.accept_all(self.threshold)
-            noun = "suggestion" if count == 1 else "suggestions"
-            self._changed(f"Accepted {count} {noun} scoring {self.threshold:g} or more.")
+            self._say(f"Accepting the suggestions scoring {self.threshold:g} or more…")
+            self._accept_all_in_thread(self.threshold)
+
+    @work(thread=True, group="mapping-accept-all", description="mapping-accept-all")
+    def _accept_all_in_thread(self, threshold: float) -> None:
+        # A thousand mappings are a fifth of a second of saving: not on the UI thread.
+        self.post_message(self.AcceptedAll(self, self.board.accept_all(threshold), threshold))
+
+    class AcceptedAll(Message):
+        """`A`'s mappings are saved (in a thread worker)."""
+
+        def __init__(self, panel: MappingPanel, count: int, threshold: float) -> None:
+            super().__init__()
+            self.panel, self.count, self.threshold = panel, count, threshold
+
+    @on(AcceptedAll)
+    def _accepted_all(self, event: AcceptedAll) -> None:
+        event.stop()
+        noun = "suggestion" if event.count == 1 else "suggestions"
+        self._changed(f"Accepted {event.count} {noun} scoring {event.threshold:g} or more.")
 
     def action_unmap(self) -> None:
         entry = self._vendor_row()
