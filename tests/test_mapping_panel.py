@@ -19,6 +19,7 @@ from msp_tui.mapping import (
 )
 from msp_tui.store.models import (
     AccountMapping,
+    AuditEvent,
     Integration,
     PsaCompany,
     PsaConnection,
@@ -211,6 +212,10 @@ async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
     app = PanelApp(account_board())
     async with app.run_test(size=(80, 24)) as pilot:
         panel, _, vendor = lists(app)
+
+        def status() -> str:
+            return str(panel.query_one("#mapping-status").content)
+
         assert panel.threshold == 90
         await pilot.press("A")
         assert isinstance(app.screen, AcceptAllDialog)
@@ -224,6 +229,7 @@ async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
         assert isinstance(app.screen, AcceptAllDialog)
         await pilot.press("enter")  # the focused "Map 3" button
         assert not isinstance(app.screen, AcceptAllDialog)
+        await wait_until(pilot, lambda: "Accepted 3 suggestions scoring 90 or more." in status())
         mapped = {m.vendor_account.name: (m.psa_company.name, m.method)
                   for m in AccountMapping.select()}  # fmt: skip
         assert mapped == {
@@ -233,6 +239,13 @@ async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
             "Petersen Plumbing": ("Peterson Plumbing", "suggested"),
         }
         assert vendor.border_title == "Vendor accounts 7 · mapped 4"
+        maps = AuditEvent.select().where(AuditEvent.action == "accounts.map")
+        audited = {(e.subject, e.after["psa"], e.after["method"], e.operator) for e in maps}
+        assert audited == {
+            ("spamtitan: Bluewater Logistic", "Bluewater Logistics Inc", "suggested", "tester"),
+            ("spamtitan: Harbour Realty LLC", "Harbor Realty", "suggested", "tester"),
+            ("spamtitan: Petersen Plumbing", "Peterson Plumbing", "suggested", "tester"),
+        }  # one saving for all three, each audited as a single mapping is
 
         panel.threshold = 80  # configurable: now "Zen Freight" (83) qualifies
         await pilot.press("A")
@@ -240,6 +253,7 @@ async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
         assert question.startswith("Map 1 vendor account to the top suggestion")
         assert "(score 80+)" in question
         await pilot.press("y")
+        await wait_until(pilot, lambda: "Accepted 1 suggestion scoring 80" in status())
         assert mapping_of("Zen Freight").psa_company.name == "Zenith Freight"
 
 
