@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.widgets import Input
 
 from msp_tui import __version__
 from msp_tui.alerts import AlertResult, alerts_due, deliver_alerts
@@ -140,6 +141,17 @@ class MspTuiApp(App[None]):
                        severity=severity, timeout=timeout, markup=False)  # fmt: skip
 
     MIN_SIZE = (80, 24)
+
+    async def _on_key(self, event: events.Key) -> None:
+        """A printable key that reaches the app while a text box has the focus was typed
+        ahead: handed to the widget focused before (a list) while the key that moved the focus
+        (`/`) was still on its way. It is the box's: "/bay" typed fast over SSH searches for
+        "bay", and its `a` never runs the screen's Approve."""
+        focused = self.focused
+        if isinstance(focused, Input) and event.is_printable and event.character:
+            event.prevent_default()  # not App._on_key: no binding runs for it
+            event.stop()
+            focused.post_message(events.Key(event.key, event.character))  # as if typed there
 
     def on_resize(self, event: events.Resize) -> None:
         self._say_if_small(event.size.width, event.size.height)

@@ -431,7 +431,7 @@ class HomeScreen(Screen):
     def action_search(self) -> None:
         search = self.query_one("#card-search", Input)
         search.remove_class("-hidden")
-        search.focus()
+        self.set_focus(search)  # at once: the keys typed right after / are the search's
 
     def action_clear_search(self) -> None:
         search = self.query_one("#card-search", Input)

@@ -610,7 +610,8 @@ class MappingPanel(Widget):
         self._show_side(side)
 
     def action_search(self) -> None:
-        self.search_for(self.focused_side()).focus()
+        # At once: the keys typed right after / are the search's (see MspTuiApp._on_key).
+        self.screen.set_focus(self.search_for(self.focused_side()))
 
     def action_other_list(self) -> None:
         side = self._side_of(self.app.focused)

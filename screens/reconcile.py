@@ -782,7 +782,7 @@ class ReconcileScreen(Screen):
     def action_search(self) -> None:
         search = self.query_one("#reconcile-search", Input)
         search.remove_class("-hidden")
-        search.focus()
+        self.set_focus(search)  # at once: the keys typed right after / are the search's
 
     @on(Input.Changed, "#reconcile-search")
     def searched(self) -> None:

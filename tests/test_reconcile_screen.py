@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from pilot_tools import wait_until
 from recon_world import FAST, demo_external, line_for, sim_quantity
-from textual.widgets import OptionList
+from textual import events
+from textual.widgets import Input, OptionList
 
 from adapters.sandbox.world import NEW_REVENUE, RECONCILE
 from msp_tui.app import MspTuiApp
@@ -212,3 +213,20 @@ async def test_the_first_heading_is_in_view_when_the_screen_opens(mapped) -> Non
         assert isinstance(table.rows[0], Group)
         await wait_until(pilot, lambda: table.scroll_offset.y == 0)
         assert "▸" in app.export_screenshot()
+
+
+async def test_keys_typed_fast_after_slash_go_to_the_search_not_the_list(mapped) -> None:
+    """Typed ahead, as over a slow SSH link, "/bay" arrives at once: every key after / is the
+    search's, and none reaches the list, where a is Approve (a write to the PSA)."""
+    demo, ctx = mapped
+    app = start_app(demo, ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reconcile(pilot, app)
+        await go_to(pilot, screen, line_for(demo, RECONCILE).key)  # on a line: a would approve
+        for key, character in (("slash", "/"), ("b", "b"), ("a", "a"), ("y", "y")):
+            # As the terminal driver hands keys over: all queued before the first is handled.
+            app._driver.process_message(events.Key(key, character))
+        search = screen.query_one("#reconcile-search", Input)
+        await wait_until(pilot, lambda: search.value == "bay")
+        assert search.has_focus
+        assert not Decision.select().exists()
