@@ -474,18 +474,18 @@ async def test_the_watch_names_a_slow_callback_and_a_wait_not_contention() -> No
         watch.counting = True
         for callback in (busy, asleep):
             loop.call_soon(callback)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0)  # the loop runs what call_soon queued before this task again
         hogs = [threading.Thread(target=_hog, args=(0.8,)) for _ in range(2)]
         for hog in hogs:
             hog.start()
         loop.call_soon(crowded)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # crowded runs now, while the hogs do
         for hog in hogs:
             hog.join()
         stray = threading.Thread(target=loop.call_soon, args=(int,))
         stray.start()
         stray.join()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # the stray call runs
     slow = {c.what.removeprefix("callback "): c for c in watch.slow()}
     assert set(slow) == {busy.__qualname__, asleep.__qualname__}, watch.report()
     assert slow[asleep.__qualname__].blocked() and slow[busy.__qualname__].work_cpu > 0.05
