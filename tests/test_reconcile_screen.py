@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from pilot_tools import wait_until
+from pilot_tools import go_to, wait_until
 from recon_world import FAST, demo_external, line_for, sim_quantity
 from textual import events
 from textual.widgets import Input, OptionList
@@ -45,18 +45,6 @@ def table(screen: ReconcileScreen) -> ReconcileList:
 
 def shown_lines(screen: ReconcileScreen) -> list[ReconciliationLine]:
     return [row for row in table(screen).rows if isinstance(row, ReconciliationLine)]
-
-
-async def go_to(pilot, screen: ReconcileScreen, key: tuple) -> None:
-    """Walk the cursor down (then up) with the arrow keys until it is on the line for `key`."""
-    rows = table(screen)
-    for direction in ("down", "up"):
-        for _ in range(rows.row_count):
-            item = rows.highlighted_item
-            if isinstance(item, ReconciliationLine) and item.key == key:
-                return
-            await pilot.press(direction)
-    raise AssertionError(f"line {key} is not shown")
 
 
 async def outbox_round(pilot, app: MspTuiApp, after: int) -> None:

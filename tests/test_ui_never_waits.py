@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 from loop_watch import LoopWatch, Textual
 from peewee import fn
-from pilot_tools import wait_until
+from pilot_tools import go_to, wait_until
 from recon_world import FAST, mapped_demo, psa_writes, sim_quantity
 from textual.app import App, ComposeResult
 from textual.command import CommandList, CommandPalette
@@ -198,17 +198,6 @@ async def board(pilot, app: MspTuiApp, step: str, before: MappingPanel | None = 
 
 def rows(screen: ReconcileScreen) -> ReconcileList:
     return screen.query_one(ReconcileList)
-
-
-async def go_to(pilot, screen: ReconcileScreen, key: tuple) -> None:
-    table = rows(screen)
-    for direction in ("down", "up"):
-        for _ in range(table.row_count):
-            item = table.highlighted_item
-            if isinstance(item, ReconciliationLine) and item.key == key:
-                return
-            await pilot.press(direction)
-    raise AssertionError(f"line {key} is not shown")
 
 
 async def pick_filter(pilot, app: MspTuiApp, title: str) -> None:
