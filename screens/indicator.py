@@ -19,6 +19,11 @@ class SyncState:
     error: str | None = None  # the last failure's reason, until the next good sync
 
     @property
+    def psa_syncing(self) -> bool:
+        """A PSA connection is being read (its key is `psa:NAME`, see `msp_tui.sync`)."""
+        return any(key.startswith("psa:") for key in self.syncing)
+
+    @property
     def name(self) -> str:
         if self.syncing:
             return "syncing"

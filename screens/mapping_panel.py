@@ -13,6 +13,7 @@ account before the matcher lands is kept (see `MappingBoard.fill_in`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 from textual import on, work
@@ -26,7 +27,6 @@ from textual.screen import ModalScreen
 from textual.style import Style as VisualStyle
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
-from textual.worker import get_current_worker
 
 from msp_tui import mapping
 from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
@@ -229,7 +229,11 @@ class MappingPanel(Widget):
         self._show_side("psa")
         self._show_side("vendor")
         self._show_titles(self.board.counts())
-        if not self.board.psa:  # B11: an empty left list says why and what to do
+        state = getattr(self.app, "sync_state", None)  # a bare host app (benches) has none
+        if not self.board.psa and state is not None and state.psa_syncing:
+            self.status = (f"The PSA is syncing: its {self.psa_noun.split()[-1]} and"
+                           " suggestions fill in when it ends.")  # fmt: skip
+        elif not self.board.psa:  # B11: an empty left list says why and what to do
             self.status = (f"No {self.psa_noun} yet: connect the PSA (its card on Home, or"
                            " ctrl+p) and let it sync; this board fills in when the sync ends,"
                            " and nothing here is lost meanwhile.")  # fmt: skip
@@ -244,7 +248,7 @@ class MappingPanel(Widget):
             # After the first frame: the lists are drawn before the matcher takes the GIL.
             # (call_after_refresh comes after the layout but before the frame is written;
             # frames are written at most every 1/60 s, so a few frames' wait is enough.)
-            self.set_timer(MATCH_AFTER_S, self._match)
+            self.set_timer(MATCH_AFTER_S, self._start_matching)
 
     def list_for(self, side: Side) -> MappingList:
         return self._lists[side]
@@ -390,13 +394,19 @@ class MappingPanel(Widget):
 
     # --- matching, in a thread -----------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="mapping-match", description="mapping-match")
-    def _match(self) -> None:
-        board = self.board
+    def _start_matching(self) -> None:
+        """Run the matcher in a thread worker of the app's, not the panel's: once started, its
+        exact matches are mapped even if the panel is gone before they are in (a board read
+        again, the wizard left with Esc)."""
+        self.app.run_worker(partial(self._match, self.board), thread=True,
+                            group="mapping-match", description="mapping-match")  # fmt: skip
+
+    def _match(self, board: mapping.MappingBoard) -> None:
         found = mapping.find_account_matches(board)
-        if get_current_worker().is_cancelled:  # the panel is gone: leave it to the next board
-            return
-        self.post_message(self.FilledIn(self, board.fill_in(found)))
+        # Saved whether or not the panel is still shown (another board of the integration
+        # may have saved them meanwhile: `fill_in` reads the store in its transaction).
+        filled = board.fill_in(found)
+        self.post_message(self.FilledIn(self, filled))  # dropped if the panel is gone
 
     @on(FilledIn)
     def _filled_in(self, event: FilledIn) -> None:

@@ -33,7 +33,7 @@ from textual.widgets.option_list import Option
 from adapters.errors import AdapterError, Secret
 from msp_tui import connect
 from msp_tui.operator import current_operator
-from msp_tui.overview import integration_summaries
+from msp_tui.overview import data_stamp, integration_summaries
 from msp_tui.sources import psa_words
 from msp_tui.store.models import Integration
 from screens.fields import field_row, mark_focused
@@ -183,6 +183,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.authenticated = self.integration is not None
         self.alert_board = None
         self._built: set[str] = set()  # the steps whose widgets are made (see `_build`)
+        self._board_stamps: dict[str, tuple[int, ...]] = {}  # the store when a board was read
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -284,11 +285,27 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             self.app.push_screen(PsaForm())
 
     def _psa_sync_seen(self, state) -> None:
-        """A board read before the PSA's first sync ended had no companies: read it again."""
-        syncing = "psa" in state.syncing
-        if self._psa_syncing and not syncing and self.step in ("accounts", "services"):
-            self.load_board(self.step)
+        """A board read before the PSA's first sync ended had no companies or products: the
+        board shown is read again, and an accounts board already left behind has its exact
+        matches mapped now (the operator may have gone on before the PSA had companies)."""
+        syncing = state.psa_syncing
+        if self._psa_syncing and not syncing:
+            if self.step in BOARD_STEPS:
+                self.load_board(self.step)
+            if self.step != "accounts" and "accounts" in self._built:
+                self.map_exact_matches()
         self._psa_syncing = syncing
+
+    @work(thread=True, group="exact-matches", description="exact-matches")
+    def map_exact_matches(self) -> None:
+        from msp_tui.mapping import load_account_board
+
+        load_account_board(self.integration, current_operator())
+        self.app.call_from_thread(self._exact_matches_mapped)
+
+    def _exact_matches_mapped(self) -> None:
+        if self.step == "review":  # they count towards Finish
+            self.review()
 
     def on_descendant_focus(self, event) -> None:
         mark_focused(self, event.widget)
@@ -299,6 +316,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         return [*steps, "accounts", "services", "review"]
 
     def go(self, step: str) -> None:
+        kept = None
         self._build(step)
         self.step = step
         self.query_one(StepBar).show(self.steps(), step)
@@ -309,29 +327,43 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             self.enter_credentials()
         elif step == "alerts":  # the PSA may have been connected since the wizard opened
             self.query_one("#alerts-intro", Label).update(self._alerts_intro())
-        elif step in ("accounts", "services"):
-            holder = self.query_one(f"#{step}", Vertical)
-            if holder.query("MappingPanel"):
-                # The board of an earlier visit is read again: until the new one is in, no
-                # keys go to a board that is about to be replaced.
-                self.set_focus(None)
-                holder.remove_children()
-                holder.mount(LoadingIndicator())
-            self.load_board(step)
+        elif step in BOARD_STEPS:
+            kept = self._board_kept(step)
         elif step == "review":
             self.review()
-        self.call_after_refresh(self._focus_step)
+        # The step left behind is hidden but would keep the focus: no key may reach it (enter
+        # would press its button again). A board being read takes the focus when it is shown
+        # (`_show_board`); another step once its widgets are composed (a field row makes its
+        # box when mounted), before the frame that shows it is written.
+        self.set_focus(None)
+        if step in BOARD_STEPS and kept is not None:
+            kept.action_focus_list("vendor")  # where suggestions are accepted
+        elif step not in BOARD_STEPS:
+            self.call_after_refresh(self._focus_step)
+
+    def _board_kept(self, step: str):
+        """The board of an earlier visit, kept (and taking keys at once) while nothing has been
+        stored since it was read (`data_stamp`: a sync, a push, accounts read again); else
+        it is read again, and shows loading until then (no key goes to a board about to go)."""
+        holder = self.query_one(f"#{step}", Vertical)
+        panels = holder.query("MappingPanel")
+        if panels and self._board_stamps.get(step) == data_stamp():
+            return panels.first()
+        if panels:
+            holder.remove_children()
+            holder.mount(LoadingIndicator())
+        self.load_board(step)
+        return None
 
     def _focus_step(self) -> None:
-        step = self.query_one(f"#{self.step}")
-        panels = step.query("MappingPanel")
-        if panels:
-            panels.first().action_focus_list("vendor")  # where suggestions are accepted
-            return
-        for widget in step.query("*"):
+        for widget in self.query_one(f"#{self.step}").query("*"):
             if widget.focusable and widget.display:
                 widget.focus()
                 return
+
+    def _focus_chain_of(self) -> list[Widget]:
+        """The focused widget and its ancestors (empty when nothing has the focus)."""
+        return list(self.focused.ancestors_with_self) if self.focused else []
 
     # --- navigation ----------------------------------------------------------------------------
 
@@ -586,12 +618,14 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
         # The lists only: the panel shows them at once, then runs the matcher in a thread.
         loader = read_account_board if step == "accounts" else load_service_board
+        stamp = data_stamp()
         board = loader(self.integration, current_operator())
-        self.app.call_from_thread(self._show_board, step, board)
+        self.app.call_from_thread(self._show_board, step, board, stamp)
 
-    async def _show_board(self, step: str, board) -> None:
+    async def _show_board(self, step: str, board, stamp: tuple[int, ...]) -> None:
         from screens.mapping_panel import MappingPanel
 
+        self._board_stamps[step] = stamp
         holder = self.query_one(f"#{step}", Vertical)
         # The board of an earlier visit goes first: focus must land on the new one, never on a
         # widget that is being removed (which left the keyboard with nowhere to go).
@@ -625,7 +659,13 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             if ready.why_not
             else "Ready: Finish saves and syncs."
         )
-        self.query_one("#finish", Button).disabled = not ready.ready
+        finish = self.query_one("#finish", Button)
+        finish.disabled = not ready.ready
+        review = self.query_one("#review")
+        if ready.ready and self.step == "review" and review not in self._focus_chain_of():
+            # Ready since Review opened (a board's matcher stored its exact matches after the
+            # operator moved on): enter finishes, as when Review opens ready.
+            finish.focus()
 
     @on(Button.Pressed, "#finish")
     def finish(self) -> None:

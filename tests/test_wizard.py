@@ -10,7 +10,7 @@ from stored import stored_text
 
 from msp_tui.app import MspTuiApp
 from msp_tui.context import Context
-from msp_tui.demo import Demo, start_demo
+from msp_tui.demo import Demo, open_demo, start_demo
 from msp_tui.overview import integration_summaries
 from msp_tui.store.models import (
     AccountMapping,
@@ -72,24 +72,23 @@ def board_of(wizard: ConnectWizard, step: str) -> MappingPanel | None:
 
 
 async def map_and_finish(pilot, app: MspTuiApp, wizard: ConnectWizard) -> None:
-    before = board_of(wizard, "accounts")
-    await pilot.press("ctrl+n")  # -> accounts
-    await board_shown(pilot, wizard, "accounts", before)
+    await pilot.press("ctrl+n")  # -> accounts (the board of a visit before, if nothing changed)
+    await board_shown(pilot, wizard, "accounts")
     exact = AccountMapping.select().count()
     await pilot.press("f", "f")  # the vendor list (focused), filtered to suggestions
     await pilot.press("a")  # accept the highlighted suggestion
     assert AccountMapping.select().count() == exact + 1
     assert AccountMapping.select().where(AccountMapping.method == "suggested").count() == 1
-    before = board_of(wizard, "services")
     await pilot.press("ctrl+n")  # -> services
-    await board_shown(pilot, wizard, "services", before)
+    await board_shown(pilot, wizard, "services")
     await pilot.press("a")
     assert ServiceMapping.select().count() >= 1
     await pilot.press("ctrl+n")  # -> review
     assert wizard.step == "review"
     finish = wizard.query_one("#finish")
     assert not finish.disabled
-    finish.focus()
+    # Review's Finish takes the focus by itself: enter finishes (keys never go nowhere).
+    await wait_until(pilot, lambda: finish.has_focus)
     await pilot.press("enter")
     await wait_until(pilot, lambda: not isinstance(app.screen, ConnectWizard))
 
@@ -240,12 +239,48 @@ async def test_back_from_review_keeps_the_keyboard(demo) -> None:
         services = await board_shown(pilot, wizard, "services")
         await pilot.press("ctrl+n")
         assert wizard.step == "review"
-        await pilot.press("ctrl+o")  # back to services: a new board replaces the old one
-        await board_shown(pilot, wizard, "services", services)
+        await pilot.press("ctrl+o")  # back to services: nothing stored since, the board stays
+        await wait_until(pilot, lambda: services.has_focus_within)
+        assert board_of(wizard, "services") is services
         await pilot.press("ctrl+o")  # the keys still work
         assert wizard.step == "accounts"
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: not app.is_running)
+
+
+async def test_boards_read_before_the_psa_synced_fill_in_when_it_ends(demo_db) -> None:
+    """The demo's PSA syncs as the app starts; an operator quick enough reads both boards
+    before it ends (no companies, no products). When it ends, the board shown is read again,
+    the accounts board left behind still gets its exact matches mapped, and Review's Finish,
+    ready only then, takes the focus (enter on it went to the hidden board before)."""
+    demo_env, ctx = open_demo(seed=7, companies=120, db=demo_db)
+    try:
+        demo_env.wait_until_serving()
+        demo_env.synced = True  # the test starts the PSA's sync itself, at the services step
+        app = MspTuiApp(ctx, serve_port=0, demo=demo_env)
+        async with app.run_test(size=(80, 24)) as pilot:
+            wizard = await open_card(pilot, app, "connect:spamtitan")
+            await pilot.press("ctrl+n", "enter")  # credentials, authenticate (demo's values)
+            await wait_until(pilot, lambda: wizard.authenticated)
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: board_of(wizard, "accounts") is not None)
+            await pilot.press("ctrl+n")
+            empty = await board_shown(pilot, wizard, "services")
+            assert not empty.board.psa
+            app.start_sync(["psa"])
+            services = await board_shown(pilot, wizard, "services", empty)
+            assert services.board.psa  # read again when the sync ended
+            await wait_until(pilot, lambda: AccountMapping.select().count() > 30)
+            assert AccountMapping.select().where(AccountMapping.method != "exact").count() == 0
+            await pilot.press("a", "ctrl+n")
+            assert wizard.step == "review"
+            finish = wizard.query_one("#finish")
+            await wait_until(pilot, lambda: finish.has_focus)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: not isinstance(app.screen, ConnectWizard))
+    finally:
+        ctx.close()
+        demo_env.stop()
 
 
 async def test_the_demo_console_of_a_reopened_wizard_says_what_to_do(demo) -> None:
