@@ -267,7 +267,12 @@ class MspTuiApp(App[None]):
         return len(sources)
 
     async def _sync(self, source: SyncSource, mode: Mode) -> None:
-        outcome = await self.work.run(source.run(self.ctx.secrets, mode))
+        from msp_tui.sync_process import in_process_only, sync_in_process
+
+        if in_process_only(self.ctx):  # an in-memory store: no other process can open it
+            outcome = await self.work.run(source.run(self.ctx.secrets, mode))
+        else:  # in a process of its own: the UI keeps the interpreter lock (sync_process)
+            outcome = await self.work.run(sync_in_process(self.ctx, source.key, mode))
         self.post_message(SyncFinished(source.key, outcome))
 
     def on_sync_finished(self, message: SyncFinished) -> None:

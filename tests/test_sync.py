@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,7 @@ from msp_tui.store.models import (
     VendorAccount,
 )
 from msp_tui.sync import sync_psa, sync_pull
+from msp_tui.sync_process import request_for, sync_in_process
 
 FAST_RETRY = {
     "retry": RetryPolicy(attempts=3, rate_limited_attempts=3, base_delay=0.01, max_delay=0.05)
@@ -545,3 +547,58 @@ async def test_a_psa_sync_shows_every_situation_with_its_status_and_quantity(psa
             c.id for c in world.companies.values() if not c.deleted_flag
         }
         assert not PsaCompany.select().where(PsaCompany.is_prospect).exists()
+
+
+# --- the app's syncs, each in a process of its own (msp_tui.sync_process) ---------------------
+
+
+def test_a_sync_runs_in_a_child_with_the_secrets_only_this_process_holds(
+    configured: Context,
+) -> None:
+    """The tests' secrets live in this process's memory (as the demo's do): the child gets
+    them over its standard input, and stores what it read where this process sees it."""
+    assert configured.secrets.description == "memory (not kept)"
+    outcome = asyncio.run(sync_in_process(configured, "spamtitan", "full"))
+    assert outcome.ok, outcome.error
+    assert outcome.source == "spamtitan" and outcome.counts
+    assert UsageCount.select().count() > 0
+    request = request_for(configured, "spamtitan", "full")
+    assert request["secrets_mode"] == "memory" and request["secrets"]
+
+
+def test_a_child_that_cannot_sync_says_why_in_one_line(configured: Context) -> None:
+    outcome = asyncio.run(sync_in_process(configured, "no-such-integration", "quick"))
+    assert not outcome.ok
+    assert outcome.error == (
+        "the sync process ended with exit code 2: nothing to sync by the name 'no-such-integration'"
+    )
+
+
+def test_a_cancelled_sync_ends_its_child_and_shows_interrupted(
+    configured: Context, db_path: Path, spamtitan: Sim, capsys
+) -> None:
+    """The app quitting mid-sync cancels the task that awaits the child: the child is ended
+    (its transaction rolled back) and the run it began shows as interrupted."""
+    spamtitan.faults.hang = 1
+
+    async def cancel_mid_request() -> None:
+        task = asyncio.create_task(sync_in_process(configured, "spamtitan", "full"))
+        deadline = time.monotonic() + 30
+        while spamtitan.faults.in_flight <= 0:  # the child's request is being held
+            assert not task.done(), task.result()
+            assert time.monotonic() < deadline, "the child never reached the simulator"
+            await asyncio.sleep(0.02)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("the sync was not cancelled")
+
+    asyncio.run(cancel_mid_request())
+    spamtitan.faults.release_hangs()
+    capsys.readouterr()
+    assert main(["--db", str(db_path), "integrations", "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["last_run"]["state"] == "interrupted"
+    assert UsageCount.select().count() == 0
