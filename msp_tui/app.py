@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 from dataclasses import replace
@@ -22,6 +21,7 @@ from textual.widgets import Input
 from msp_tui import __version__
 from msp_tui.alerts import AlertResult, alerts_due, deliver_alerts
 from msp_tui.background import WorkLoop
+from msp_tui.collector import Collector
 from msp_tui.context import Context
 from msp_tui.operator import current_operator
 from msp_tui.overview import data_stamp, push_integrations_exist
@@ -41,9 +41,6 @@ from screens.indicator import SyncState
 if TYPE_CHECKING:
     from msp_tui.push.server import BackgroundServer
     from msp_tui.sync import Mode, SyncOutcome, SyncSource
-
-
-_FROZEN = False  # gc.freeze() done (see MspTuiApp.warm_up)
 
 
 class NewDataLanded(Message):
@@ -115,6 +112,7 @@ class MspTuiApp(App[None]):
     """Counts finished alert rounds; the alerts screen watches it."""
     ALERT_POLL_S = 5.0  # how often to look for alerts due to become tickets
     WARM_UP_AFTER_S = 0.5  # once the first frame is out: a thread then holds the GIL a while
+    GC_TICK_S = 1.0  # how often to ask whether a full garbage collection is due (collector)
 
     def __init__(self, ctx: Context, serve_port: int = DEFAULT_PORT, demo: object = None) -> None:
         super().__init__()
@@ -132,6 +130,7 @@ class MspTuiApp(App[None]):
         self._outbox_again = False
         # Syncs, outbox and alert rounds run there, off the loop that draws the screen.
         self.work = WorkLoop()
+        self.collector = Collector()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
@@ -141,6 +140,11 @@ class MspTuiApp(App[None]):
                        severity=severity, timeout=timeout, markup=False)  # fmt: skip
 
     MIN_SIZE = (80, 24)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()
+        await super().on_event(event)
 
     async def _on_key(self, event: events.Key) -> None:
         """A printable key that reaches the app while a text box has the focus was typed
@@ -188,6 +192,7 @@ class MspTuiApp(App[None]):
             self.start_sync(mode="full")
         self.set_interval(self.ALERT_POLL_S, self.deliver_alerts_if_due)
         self.set_timer(self.WARM_UP_AFTER_S, self.warm_up)
+        self.set_interval(self.GC_TICK_S, self.collector.tick)
 
     @work(thread=True, group="warm-up", exit_on_error=False, description="warm-up")
     def warm_up(self) -> None:
@@ -196,13 +201,7 @@ class MspTuiApp(App[None]):
         from adapters.http import shared_ssl_context
 
         shared_ssl_context()
-        # What is alive now (the modules, Textual, the first screen) lives as long as the
-        # process: out of the garbage collector's full collections, which otherwise walk it
-        # all and pause every thread for it (a tenth of a second and more). Once a process.
-        global _FROZEN
-        if not _FROZEN:
-            _FROZEN = True
-            gc.freeze()
+        self.collector.take_over()  # full collections only when the keyboard rests
 
     def vendor_api_url(self) -> str:
         """Where push vendors reach us, as told to the operator: the public URL if one is set,
@@ -367,6 +366,7 @@ class MspTuiApp(App[None]):
         self.alert_rounds += 1
 
     def on_unmount(self) -> None:
+        self.collector.give_back()
         self.work.stop()
         if self.vendor_api is not None:
             self.vendor_api.stop()
