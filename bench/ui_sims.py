@@ -7,7 +7,8 @@ ConnectWise simulator holding one agreement addition per entry of `--lines` (a J
 [agreement id, addition id, quantity], the PSA lines the bench's decisions were made on), each
 with its latency on every request. They run here rather than in the bench's process so that
 their work does not take the interpreter lock from the app being measured, as a real server's
-would not. Prints one JSON line (where they listen, the sandbox credentials), then answers
+would not, and at the lowest priority (nice 19): a real server takes no core of the operator's
+machine at all, here they share its two cores with the app and its sync. Prints one JSON line (where they listen, the sandbox credentials), then answers
 `stats` on stdin with the request counters as one JSON line; ends when stdin closes.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import timedelta
 
@@ -25,6 +27,7 @@ from adapters.sandbox.world import SPAMTITAN_PRODUCT, Addition, Agreement
 
 
 def main() -> None:
+    os.nice(19)  # below the app and its sync (see the module's docstring)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50)

@@ -7,15 +7,24 @@ prints the outcome as JSON on the last line. Not a command for people: `msp-tui 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
 
 from msp_tui.context import open_context
 from msp_tui.sync import sync_sources
 from msp_tui.sync_process import outcome_line
 
+NICENESS = 10
+"""Below the app's priority: on a busy machine the operator's keys get a core before the sync
+does (the sync is background work; a few seconds more for it go unnoticed, a key's 50 ms
+do not)."""
+
 
 def main() -> int:
+    with contextlib.suppress(OSError, AttributeError):  # not everywhere
+        os.nice(NICENESS)
     request = json.loads(sys.stdin.read())
     ctx = open_context(request["db"], secrets_mode=request["secrets_mode"])
     try:
