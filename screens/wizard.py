@@ -218,7 +218,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
             yield Static("", id="alerts-status")
             yield OptionList(id="boards")
         elif step in BOARD_STEPS:
-            yield LoadingIndicator()
+            yield self._reading()
         else:
             yield Static("", id="review-summary")
             yield Static("", id="finish-reason")
@@ -350,10 +350,17 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         if panels and self._board_stamps.get(step) == data_stamp():
             return panels.first()
         if panels:
+            panels.first().display = False  # gone from the next frame: never a stale board
             holder.remove_children()
-            holder.mount(LoadingIndicator())
+            holder.mount(self._reading())
         self.load_board(step)
         return None
+
+    @staticmethod
+    def _reading() -> Static:
+        """Until the board is read: still text, not a spinner, whose 60 frames a second took
+        the interpreter lock from the thread reading the board (0.1 s alone, 0.5 s beside it)."""
+        return Static("Reading the board…", classes="hint")
 
     def _focus_step(self) -> None:
         for widget in self.query_one(f"#{self.step}").query("*"):
