@@ -240,6 +240,9 @@ class MappingPanel(Widget):
         self._show_status()
         if self.screen.focused is None:
             self.list_for("psa").focus()
+        # The first frame names the highlighted row of the list in use, whatever comes next.
+        self._detail_side = self._side_of(self.screen.focused) or self._detail_side
+        self._show_detail()
         # Watching the value (not waiting for Input.Changed to bubble up) filters inside the
         # keystroke, so the narrowed list is drawn in the same frame as the typed character.
         self.watch(self.search_for("psa"), "value", self._psa_query_changed, init=False)
@@ -452,8 +455,10 @@ class MappingPanel(Widget):
             self._show_detail()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
+        # Shown on every focus, not only when the side changes: a highlight posted while the
+        # other list had the focus was passed over (see `_highlighted`).
         side = self._side_of(event.widget)
-        if side is not None and side != self._detail_side:
+        if side is not None:
             self._detail_side = side
             self._show_detail()
 
