@@ -7,10 +7,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from msp_tui.alerts import AlertRow, alert_counts, alert_rows, retry_now
 from msp_tui.sources import psa_words
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.pairing import PairingList
 from screens.shown import plain, shown

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from msp_tui.alerts import alert_counts
 from msp_tui.health import Health
@@ -25,6 +25,7 @@ from msp_tui.overview import (
 from msp_tui.reconcile import ReviewSummary, review_summary
 from msp_tui.sources import PSA_TITLES, PsaWords, psa_words
 from msp_tui.writeback import current_period
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.shown import sentence, shown
 

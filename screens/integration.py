@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from msp_tui import connect
 from msp_tui.overview import integration_summaries
@@ -14,6 +14,7 @@ from msp_tui.push.keys import new_partner_key
 from msp_tui.sources import psa_words
 from msp_tui.store.db import writing
 from msp_tui.store.models import Integration
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.shown import shown
 from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal

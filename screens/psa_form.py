@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from adapters.errors import Secret
 from msp_tui.psa_setup import PSA_KINDS, PsaSetupError, drop_other_psas
 from msp_tui.sources import psa_secret_scope, psa_words
 from msp_tui.store.models import PsaConnection
 from screens.fields import field_row, mark_focused
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.psa_fields import ASKED, ERROR_INPUTS, FIELDS, accepted, check, save, saved_values
 from screens.shown import shown

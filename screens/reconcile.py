@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from msp_tui.operator import current_operator
@@ -47,6 +47,7 @@ from msp_tui.writeback import (
     decide,
     needs_new_line,
 )
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.pairing import PairingList
 from screens.shown import plain, shown

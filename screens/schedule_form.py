@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from msp_tui.schedule import (
     WEEKDAYS,
@@ -23,6 +23,7 @@ from msp_tui.schedule import (
     save_schedule,
 )
 from screens.fields import field_row, mark_focused
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.shown import sentence, shown
 

@@ -21,7 +21,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     ContentSwitcher,
-    Footer,
     Input,
     Label,
     LoadingIndicator,
@@ -37,6 +36,7 @@ from msp_tui.overview import data_stamp, integration_summaries
 from msp_tui.sources import psa_words
 from msp_tui.store.models import Integration
 from screens.fields import field_row, mark_focused
+from screens.footer import Footer
 from screens.indicator import AppHeader
 from screens.shown import shown
 
