@@ -447,11 +447,14 @@ class MappingPanel(Widget):
 
     @on(PairingList.Highlighted)
     def _highlighted(self, event: PairingList.Highlighted) -> None:
-        # The detail follows the list in use: a highlight the other list posts meanwhile (as
-        # both fill in on opening) does not take it over.
-        in_use = event.pairing_list.has_focus or not self.has_focus_within
-        if isinstance(event.pairing_list, MappingList) and in_use:
-            self._detail_side = event.pairing_list.side
+        # The detail follows the list in use (focused, or its search being typed in): a
+        # highlight the other list posts meanwhile (as both fill in on opening) does not take
+        # it over.
+        pairing_list = event.pairing_list
+        if not isinstance(pairing_list, MappingList):
+            return
+        if not self.has_focus_within or self._side_of(self.screen.focused) == pairing_list.side:
+            self._detail_side = pairing_list.side
             self._show_detail()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:

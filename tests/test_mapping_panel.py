@@ -114,6 +114,10 @@ def lists(app: App) -> tuple[MappingPanel, PairingList, PairingList]:
     return panel, panel.query_one("#psa-list", PairingList), panel.query_one("#vendor-list")
 
 
+def detail_of(panel: MappingPanel) -> str:
+    return str(panel.query_one("#mapping-detail").content)
+
+
 async def highlight(pilot, pairing_list: PairingList, label: str) -> None:
     """Put the cursor on the row called `label` with the keys an operator would press."""
     index = [row.label for row in pairing_list.rows].index(label)
@@ -290,6 +294,7 @@ async def test_search_narrows_a_list_and_f_cycles_its_filter(ctx: Context) -> No
         await pilot.press(*"blue")
         assert search.value == "blue" and vendor.row_count == 1
         assert vendor.rows[0].label == "Bluewater Logistic"
+        assert detail_of(panel).startswith("Bluewater Logistic")  # the row the search found
         assert psa.row_count == 6  # the other side is untouched
         await pilot.press("escape")  # clears the search and goes back to the list
         assert search.value == "" and vendor.row_count == 7
@@ -307,6 +312,7 @@ async def test_search_narrows_a_list_and_f_cycles_its_filter(ctx: Context) -> No
         assert (panel.filters["psa"], psa.row_count) == ("mapped", 1)
         await pilot.press("f", "slash", *"zen")
         assert psa.row_count == 1 and psa.rows[0].label == "Zenith Freight"
+        assert detail_of(panel).startswith("Zenith Freight")
 
 
 async def test_services_map_many_to_many(ctx: Context) -> None:
