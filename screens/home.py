@@ -306,6 +306,7 @@ class HomeScreen(Screen):
         self._psa_words: PsaWords | None = None
         self._reads = 0  # which read of the store is the latest: older ones are dropped
         self._counted = -1  # the read whose reconciliation count is shown
+        self._focus_next: str | None = None  # a card to focus when the cards are next shown
         self.query_one(EmptyState).display = False  # until the store says so
         self.watch(self.app, "sync_state", self._sync_seen)
         # Awaited here (off the UI thread, the loop stays free) so Home's first frame has its
@@ -375,18 +376,20 @@ class HomeScreen(Screen):
         # card (the sync indicator, read on focus): only a card's focus is carried over.
         focused = self.focused if isinstance(self.focused, Card) else self._last_card
         focused_key = focused.card.key if focused is not None else None
+        focused_key, self._focus_next = self._focus_next or focused_key, None
         box = self.query_one("#cards", VerticalScroll)
         # The old cards go first: focus must land on a new one, never on one being removed
         # (which left Home with no card focused after a disconnect or a closed screen). Nothing
         # holds the focus meanwhile, so what holds it afterwards was put there by the operator.
         if focused is self.focused:
             self.set_focus(None)
-        await box.remove_children()
-        widgets = [Card(c) for c in shown]
-        await box.mount_all(widgets)
-        empty = self.query_one(EmptyState)
-        empty.display = not any(c.kind == "integration" for c in cards)
-        empty.update(empty_state(self._psa_words))
+        with self.app.batch_update():  # no frame shows the cards half replaced
+            await box.remove_children()
+            widgets = [Card(c) for c in shown]
+            await box.mount_all(widgets)
+            empty = self.query_one(EmptyState)
+            empty.display = not any(c.kind == "integration" for c in cards)
+            empty.update(empty_state(self._psa_words))
         target = next((w for w in widgets if w.card.key == focused_key), None)
         if psa_missing := next((w for w in widgets if w.card.key == "psa"
                                 and w.card.status == "disconnected"), None):  # fmt: skip
@@ -397,7 +400,10 @@ class HomeScreen(Screen):
         # stays there.
         elsewhere = self.focused is not None and not isinstance(self.focused, Card)
         if target is not None and not elsewhere:
-            target.focus()
+            # Straight to it: the cards changed under the old scroll position, and an animated
+            # scroll showed them sliding past for a few frames.
+            target.focus(scroll_visible=False)
+            target.scroll_visible(animate=False)
 
     def _matching(self, cards: list[CardData]) -> list[CardData]:
         query = self.query_one("#card-search", Input).value.lower().strip()
@@ -472,13 +478,26 @@ class HomeScreen(Screen):
             from screens.wizard import ConnectWizard
 
             vendor = card.key.removeprefix("connect:")
-            self.app.push_screen(ConnectWizard(vendor), lambda _: self.action_refresh())
+            self.app.push_screen(ConnectWizard(vendor), self._back_from_wizard)
         elif card.kind == "integration":
             from screens.integration import IntegrationScreen
 
             self.app.push_screen(IntegrationScreen(card.key), lambda _: self.action_refresh())
         else:
             self.action_connect_psa()
+
+    def _back_from_wizard(self, home: HomeData | None) -> None:
+        """A finished wizard read Home before its syncs began: shown at once. Cancelled, Home
+        reads itself again (a wizard may have saved some of its steps)."""
+        if home is None:
+            self.action_refresh()
+            return
+        before = {c.key for c in self._cards if c.kind == "integration"}
+        new = [c.key for c in home.cards if c.kind == "integration" and c.key not in before]
+        self._focus_next = new[0] if new else None  # the integration just connected
+        self.app.data_seen()
+        self._reads += 1
+        self._shown_read(home, self._reads)
 
     def action_schedule(self) -> None:
         from screens.schedule_form import ScheduleForm

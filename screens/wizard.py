@@ -184,6 +184,7 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
         self.alert_board = None
         self._built: set[str] = set()  # the steps whose widgets are made (see `_build`)
         self._board_stamps: dict[str, tuple[int, ...]] = {}  # the store when a board was read
+        self._finishing = False  # Finish pressed: the rest happens once
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -676,7 +677,20 @@ Steps: Module, Credentials, Alerts (when chosen), Accounts, Services, Review.
 
     @on(Button.Pressed, "#finish")
     def finish(self) -> None:
+        if not self._finishing:
+            self._finishing = True
+            self.read_for_home()
+
+    @work(exclusive=True, group="finish", thread=True, description="finish")
+    def read_for_home(self) -> None:
+        """Home as it is now, read before the syncs start and take the machine's cores: Home
+        opens on the new integration's card, never a frame of "No integrations yet"."""
+        from screens.home import read_home
+
+        self.app.call_from_thread(self._finished, read_home())
+
+    def _finished(self, home) -> None:
         if self.kind == "pull":
             self.app.start_sync([self.integration.name])
         self.app.start_sync(["psa"])
-        self.dismiss(None)
+        self.dismiss(home)

@@ -21,7 +21,7 @@ from msp_tui.store.models import (
     UsageCount,
     VendorAccount,
 )
-from screens.home import Card
+from screens.home import Card, EmptyState
 from screens.indicator import SyncIndicator
 from screens.mapping_panel import MappingPanel
 from screens.wizard import ConfirmModal, ConnectWizard, PartnerKeyModal
@@ -116,6 +116,10 @@ async def test_spamtitan_end_to_end(demo) -> None:
         states: list[str] = []
         app.watch(app, "sync_state", lambda state: states.append(state.name), init=False)
         await map_and_finish(pilot, app, wizard)
+        # Home comes back on the integration just connected (read before the syncs started).
+        await wait_until(pilot, lambda: isinstance(app.focused, Card)
+                         and app.focused.card.key == integration.name)  # fmt: skip
+        assert not app.screen.query_one(EmptyState).display  # not "No integrations yet"
         await wait_until(pilot, lambda: "syncing" in states and not app.sync_state.syncing)
         assert UsageCount.select().join(VendorAccount).where(
             VendorAccount.integration == integration).count() > 0  # fmt: skip
