@@ -376,7 +376,9 @@ class HomeScreen(Screen):
         # card (the sync indicator, read on focus): only a card's focus is carried over.
         focused = self.focused if isinstance(self.focused, Card) else self._last_card
         focused_key = focused.card.key if focused is not None else None
-        focused_key, self._focus_next = self._focus_next or focused_key, None
+        # Kept until the cards are shown: a refresh may cancel this one half way (the
+        # syncs Finish started can end meanwhile), and the next must still focus it.
+        focused_key = self._focus_next or focused_key
         box = self.query_one("#cards", VerticalScroll)
         # The old cards go first: focus must land on a new one, never on one being removed
         # (which left Home with no card focused after a disconnect or a closed screen). Nothing
@@ -396,14 +398,19 @@ class HomeScreen(Screen):
             target = target or psa_missing  # the first step of a first run
         target = target or next((w for w in widgets if w.card.kind == "integration"), None)
         target = target or next((w for w in widgets if w.card.kind == "catalog"), None)
-        # Asked now, not before the remount: tab to the sync indicator just as a sync ended
-        # stays there.
+        self._focus_next = None
+        if target is not None:
+            # After the focus changes already asked for (`focus()` waits its turn too): tab to
+            # the sync indicator just as a sync ended stays there.
+            self.call_later(self._focus_card, target)
+
+    def _focus_card(self, card: Card) -> None:
         elsewhere = self.focused is not None and not isinstance(self.focused, Card)
-        if target is not None and not elsewhere:
+        if card.is_attached and not elsewhere:
             # Straight to it: the cards changed under the old scroll position, and an animated
             # scroll showed them sliding past for a few frames.
-            target.focus(scroll_visible=False)
-            target.scroll_visible(animate=False)
+            self.set_focus(card, scroll_visible=False)
+            card.scroll_visible(animate=False)
 
     def _matching(self, cards: list[CardData]) -> list[CardData]:
         query = self.query_one("#card-search", Input).value.lower().strip()
