@@ -1,7 +1,12 @@
-"""Account matching quality on the labelled evaluation set, through `msp-tui match` end to end.
+"""Account matching quality on the labelled evaluation sets, through `msp-tui match` end to end.
 
-    python bench/match_quality.py            # both splits
+    python bench/match_quality.py            # tune, test and real
     python bench/match_quality.py --split tune --by-variant
+    python bench/match_quality.py --split real --show-errors 40
+
+Splits: `tune` and `test` are generated drift of real names (bench/matching/build_eval.py);
+`real` is held out: real name pairs from independent sources, nothing drifted by hand
+(bench/matching/build_real_eval.py). Its breakdowns group by the vendor file's `kind` column.
 
 Prints, per split and per method: precision of auto maps, share of true pairs auto-mapped
 (coverage), and share of accounts with a true partner whose partner is the auto map or the top
@@ -23,6 +28,7 @@ from rapidfuzz import process
 from rapidfuzz.fuzz import WRatio
 
 DATA = Path(__file__).with_name("matching") / "data"
+SPLITS = ["tune", "test", "real"]
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -89,11 +95,13 @@ def score(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["tune", "test"], action="append")
-    parser.add_argument("--by-variant", action="store_true", help="break ours down by variant")
+    parser.add_argument("--split", choices=SPLITS, action="append")
+    parser.add_argument(
+        "--by-variant", action="store_true", help="break ours down by variant (real: by kind)"
+    )
     parser.add_argument("--show-errors", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    for split in args.split or ["tune", "test"]:
+    for split in args.split or SPLITS:
         truth = {r["vendor_id"]: r["psa_id"] for r in read(DATA / f"{split}_truth.csv")}
         vendors = read(DATA / f"{split}_vendor.csv")
         print(f"\n{split}: {len(truth)} vendor accounts, {sum(map(bool, truth.values()))} true pairs,"
@@ -110,7 +118,7 @@ def main() -> None:
         if args.by_variant:
             groups = defaultdict(set)
             for v in vendors:
-                groups[f"{v['origin']}/{v['variant']}"].add(v["id"])
+                groups[_group(v)].add(v["id"])
             for name, ids in sorted(groups.items()):
                 s = score(results["ours"], truth, ids)
                 print(f"    {name:<16} n={len(ids):>4} prec={s['precision']:.3f} cov={s['coverage']:.3f}"
@@ -125,8 +133,14 @@ def main() -> None:
                         else "missed" if t and psa_id != t else None)  # fmt: skip
                 if kind and shown[kind] < args.show_errors:
                     shown[kind] += 1
-                    print(f"    {kind}: {by_id[vid]['name']!r} -> {decision} {psa_names.get(psa_id)!r}"
-                          f" (true: {psa_names.get(t)!r})")  # fmt: skip
+                    label = f" [{by_id[vid]['kind']}]" if "kind" in by_id[vid] else ""
+                    print(f"    {kind}{label}: {by_id[vid]['name']!r} -> {decision}"
+                          f" {psa_names.get(psa_id)!r} (true: {psa_names.get(t)!r})")  # fmt: skip
+
+
+def _group(vendor: dict[str, str]) -> str:
+    """The breakdown a vendor account belongs to: its kind (real) or origin/variant (generated)."""
+    return vendor["kind"] if "kind" in vendor else f"{vendor['origin']}/{vendor['variant']}"
 
 
 if __name__ == "__main__":
