@@ -1,13 +1,15 @@
 """Speed of `msp-tui match` on 10,000 x 10,000 names, beside a naive extractOne loop.
 
-    python bench/match_speed.py [--size 10000] [--naive-sample 0]
+    python bench/match_speed.py [--size 10000] [--naive-sample 0] [--against DIR]
 
 Both run in this process's run, on the same input. Ours is the whole command, end to end
 (`python -m msp_tui match --vendor V.csv --psa P.csv --out OUT.csv` in a subprocess: start-up,
 reading, normalising, scoring, writing), timed by wall clock, best of three, with the child's
 peak resident memory. The baseline is `process.extractOne(name, choices, scorer=WRatio)` for
 every vendor name (the loop the issue names); `--naive-sample N` times N names of it and
-scales up, for a quicker look, and says so.
+scales up, for a quicker look, and says so. `--against DIR` also times the same command from
+another checkout (`git worktree add DIR REV`), in turns with ours, and prints the ratio: how a
+change to the matcher moved its time.
 
 Names: the evaluation set's real company names and the shapes of small-business names, grown
 to the size asked for with a fixed seed, plus vendor-side variants (case, legal forms, typos,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import resource
 import subprocess
@@ -68,12 +71,14 @@ def write(path: Path, names: list[str], prefix: str) -> None:
         w.writerows((f"{prefix}{i}", n) for i, n in enumerate(names))
 
 
-def run_ours(vendor_csv: Path, psa_csv: Path, out: Path) -> float:
+def run_ours(vendor_csv: Path, psa_csv: Path, out: Path, checkout: Path | None = None) -> float:
+    """`msp-tui match` end to end, from this checkout or `checkout`."""
+    env = None if checkout is None else {**os.environ, "PYTHONPATH": str(checkout)}
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "msp_tui", "match", "--vendor", str(vendor_csv),
          "--psa", str(psa_csv), "--out", str(out)],
-        check=True, capture_output=True,
+        check=True, capture_output=True, env=env, cwd=checkout,
     )  # fmt: skip
     return time.perf_counter() - start
 
@@ -83,6 +88,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--naive-sample", type=int, default=0, metavar="N",
                         help="time the naive loop on N vendor names and scale (0: all)")  # fmt: skip
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="another checkout to time the same command from, in turns")  # fmt: skip
     args = parser.parse_args()
     vendor, psa = corpus(args.size, random.Random(SEED))
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,6 +100,10 @@ def main() -> None:
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with out.open(encoding="utf-8") as fh:
             decisions = [r["decision"] for r in csv.DictReader(fh)]
+        if args.against:
+            other_out = Path(tmp, "other.csv")
+            pairs = [(run_ours(v_csv, p_csv, out), run_ours(v_csv, p_csv, other_out, args.against))
+                     for _ in range(5)]  # fmt: skip
 
     sample = vendor if not args.naive_sample else vendor[: args.naive_sample]
     start = time.perf_counter()
@@ -109,6 +120,10 @@ def main() -> None:
     scaled = "" if len(sample) == len(vendor) else f" (timed on {len(sample):,}, scaled)"
     print(f"naive extractOne(WRatio) loop: {naive:.1f} s wall{scaled}")
     print(f"speed-up: {naive / ours:.1f}x")
+    if args.against:
+        mine, other = min(p[0] for p in pairs), min(p[1] for p in pairs)
+        print(f"against {args.against} (in turns, best of 5 each): {other:.2f} s; this checkout"
+              f" {mine:.2f} s = {mine / other:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ def cmd_match(ctx: Context | None, args: argparse.Namespace) -> int:
                         "score": d.score,
                         "reason": d.reason,
                         "suggestions": [
-                            {"psa_id": s.psa_id, "score": s.score} for s in d.suggestions
+                            {"psa_id": s.psa_id, "score": s.score, "reason": s.reason}
+                            for s in d.suggestions
                         ],
                     }
                     for d in decisions
@@ -235,10 +236,12 @@ def build_parser() -> Parser:
         "match",
         "match vendor accounts to PSA companies from two CSV files",
         "Decide for each vendor account which PSA company it is: 'auto' (same name after"
-        " normalising legal forms, case and punctuation; the same domain; or a near name that is"
+        " normalising legal forms, case and punctuation; the same domain; the one company whose"
+        " name is the vendor's followed by Holdings, Group and the like; or a near name that is"
         " safe), 'suggested' (the best candidate, to confirm) or 'none'. Inputs are CSV with a"
         " header including id,name (a domain or website column is used when present). Output"
-        " is CSV: vendor_id,psa_id,decision,score.",
+        " is CSV: vendor_id,psa_id,decision,score,reason (why: exact name, same domain,"
+        " leading part, near name; for a suggestion, why it is not mapped).",
     )
     match.add_argument(
         "--vendor",

@@ -67,16 +67,67 @@ def decide(vendors: list[Party], psa: list[Party], **kw) -> dict[str, tuple[str,
 
 def test_exact_after_normalising_is_auto_and_a_long_name_is_not() -> None:
     psa = [Party("1", "Acme Corporation"), Party("2", "Acme Holdings International")]
-    got = decide([Party("a", "ACME, Inc."), Party("b", "Acme Holdings")], psa)
+    got = decide([Party("a", "ACME, Inc."), Party("b", "Acme Holdings Realty")], psa)
     assert got["a"] == ("auto", "1")
     assert got["b"][0] != "auto"
+
+
+def why(vendors: list[Party], psa: list[Party]) -> dict[str, tuple[str, str | None, str]]:
+    return {d.vendor_id: (d.decision, d.psa_id, d.reason) for d in match_accounts(vendors, psa)}
+
+
+def test_a_unique_leading_part_of_a_group_name_is_auto_and_says_why() -> None:
+    psa = [Party("1", "Nexon Holdings, Inc."), Party("2", "Sandvik Group plc"),
+           Party("3", "Gallagher Realty")]  # fmt: skip
+    got = why([Party("a", "NEXON"), Party("b", "sandvik.se"), Party("c", "Gallagher")], psa)
+    assert got["a"] == ("auto", "1", "leading part")
+    assert got["b"] == ("auto", "2", "leading part")  # a bare domain names its company
+    # Another line of business is another company: a suggestion, with its reason.
+    assert got["c"] == ("suggested", "3", "leading part")
+
+
+def test_a_leading_part_is_never_auto_when_it_could_be_another_company() -> None:
+    psa = [Party("1", "Otsuka Corporation"), Party("2", "Otsuka Holdings"),
+           Party("3", "Nexon Holdings"), Party("4", "Kirin Holdings"),
+           Party("5", "Kirin Group")]  # fmt: skip
+    got = why([Party("a", "Otsuka"), Party("b", "Nexon Inc"), Party("c", "Kirin")], psa)
+    # A stem two PSA companies share: both suggested, and why.
+    assert got["a"] == ("suggested", "1", "shares its name with a longer one")
+    # "Nexon Inc" is a whole legal name, and not the holding's.
+    assert got["b"][0] == "suggested"
+    assert got["c"][0] == "suggested"  # two companies start with it
+
+
+def test_two_legal_entities_of_one_brand_are_not_mapped_to_each_other() -> None:
+    psa = [Party("1", "Pfizer Inc."), Party("2", "Initech Systems LLC")]
+    vendors = [Party("a", "Pfizer Limited"), Party("b", "PFIZER INCORPORATED"),
+               Party("c", "Initech Systems GmbH")]  # fmt: skip
+    got = why(vendors, psa)
+    assert got["a"] == ("suggested", "1", "same name, another legal form")
+    assert got["b"] == ("auto", "1", "exact name")  # Inc and Incorporated are one form
+    assert got["c"] == ("suggested", "2", "same name, another legal form")
+
+
+def test_two_one_word_companies_one_letter_apart_are_not_a_typo() -> None:
+    psa = [Party("1", "Sanshin"), Party("2", "Novartis")]
+    got = decide([Party("a", "Sangshin"), Party("b", "Novartiss")], psa)
+    assert got["a"] == ("suggested", "1")
+    assert got["b"] == ("auto", "2")  # a doubled letter is a slip
+
+
+def test_a_domain_of_initials_is_suggested_never_mapped() -> None:
+    psa = [Party("1", "Automatic Data Processing"), Party("2", "Adept Dental")]
+    decisions = match_accounts([Party("a", "adp.com")], psa)
+    assert decisions[0].decision == "suggested"
+    assert decisions[0].suggestions[0].psa_id == "1"
+    assert decisions[0].suggestions[0].reason == "initials"
 
 
 def test_one_to_one_unless_the_normalised_names_are_equal() -> None:
     psa = [Party("1", "Initech Systems LLC")]
     vendors = [
         Party("a", "Initech Systems"),
-        Party("b", "INITECH SYSTEMS INC"),  # same normalised name: may share the company
+        Party("b", "INITECH SYSTEMS L.L.C."),  # same normalised name: may share the company
         Party("c", "Initech Sytsems"),  # a typo of it: near, but the company is taken
     ]
     got = decide(vendors, psa)
@@ -175,7 +226,7 @@ def test_match_command_writes_one_row_per_vendor_row(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     assert main(["match", "--vendor", str(vendor), "--psa", str(psa), "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
-    assert lines[0] == "vendor_id,psa_id,decision,score"
+    assert lines[0] == "vendor_id,psa_id,decision,score,reason"
     rows = {r["vendor_id"]: r for r in csv.DictReader(lines)}
     assert list(rows) == ["10", "11", "12", "13"]
     assert (rows["10"]["psa_id"], rows["10"]["decision"]) == ("1", "auto")

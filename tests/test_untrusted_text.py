@@ -182,7 +182,7 @@ def test_out_writes_through_a_fifo_and_keeps_it_a_fifo(tmp_path: Path, match_inp
     done = match_to(fifo, *match_inputs)
     out, _ = reader.communicate(timeout=60)
     assert done.returncode == 0, done.stderr
-    assert out.startswith("vendor_id,psa_id,decision,score\nv1,10,auto")
+    assert out.startswith("vendor_id,psa_id,decision,score,reason\nv1,10,auto")
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 

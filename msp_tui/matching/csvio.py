@@ -10,7 +10,7 @@ from pathlib import Path
 from msp_tui.matching.engine import MatchDecision, Party
 from msp_tui.untrusted import csv_cell, printable
 
-OUTPUT_HEADER = ["vendor_id", "psa_id", "decision", "score"]
+OUTPUT_HEADER = ["vendor_id", "psa_id", "decision", "score", "reason"]
 DOMAIN_COLUMNS = ("domain", "website", "url")
 
 
@@ -111,5 +111,7 @@ def format_decisions(decisions: Sequence[MatchDecision], raw: bool = False) -> s
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(OUTPUT_HEADER)
     for d in decisions:
-        writer.writerow([cell(d.vendor_id), cell(d.psa_id or ""), d.decision, f"{d.score:.1f}"])
+        writer.writerow(
+            [cell(d.vendor_id), cell(d.psa_id or ""), d.decision, f"{d.score:.1f}", d.reason]
+        )
     return out.getvalue()

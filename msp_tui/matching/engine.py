@@ -30,7 +30,12 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from msp_tui.matching.normalize import NormalName, normalize_name, registrable_domain
+from msp_tui.matching.normalize import (
+    NormalName,
+    normalize_name,
+    other_entity,
+    registrable_domain,
+)
 
 Decision = Literal["auto", "suggested", "none"]
 
@@ -72,6 +77,7 @@ class Party:
 class Suggestion:
     psa_id: str
     score: float
+    reason: str = "similar name"  # why it is suggested, in the operator's words
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,22 @@ class _Auto:
     reason: str
 
 
-_STRENGTH = {"mapped before": 4, "exact name": 3, "same domain": 2, "near name": 1}
+_STRENGTH = {"mapped before": 4, "exact name": 3, "same domain": 2, "leading part": 1,
+             "near name": 1}  # fmt: skip
+# Why a company is suggested when an equal name was not enough to map it.
+_TIE_REASONS = ("same name, several companies", "same name, another legal form",
+                "shares its name with a longer one")  # fmt: skip
+_STOPWORDS = {"and", "of", "the"}
+# Words that name a company's place in its group, not another line of business: "Nexon" may
+# be "Nexon Holdings", but "Nexon Realty" is another business.
+GROUP_WORDS = frozenset({"holdings", "holding", "group", "international", "global", "worldwide",
+                         "enterprises", "companies", "industries", "company", "co"})  # fmt: skip
+
+
+def _group_extension(short: NormalName, long: NormalName) -> bool:
+    """`long` is `short` followed by group words only ("Otsuka" -> "Otsuka Holdings")."""
+    extra = long.tokens[len(short.tokens) :]
+    return bool(extra) and long.key.startswith(short.key + " ") and GROUP_WORDS.issuperset(extra)
 
 
 def _index(items: Iterable[tuple[str | None, int]]) -> dict[str, list[int]]:
@@ -108,13 +129,22 @@ def _only(found: Iterable[int]) -> int | None:
     return unique.pop() if len(unique) == 1 else None
 
 
-def _is_typo(a: str, b: str) -> bool:
+def _is_typo(a: str, b: str, alone: bool = False) -> bool:
     """One slip of the fingers: a letter dropped, doubled or two swapped, past the first letter
     of a word of five or more. A changed letter is not a typo here: "Dental"/"Rental" and
-    "Peterson"/"Petersen" are different businesses as often as they are mistakes."""
+    "Peterson"/"Petersen" are different businesses as often as they are mistakes. In a name of
+    one word (`alone`), a dropped letter is not either ("Sanshin" and "Sangshin" are two
+    companies); a doubled one still is ("Xenccor")."""
     if a[0] != b[0] or min(len(a), len(b)) < 5 or OSA.distance(a, b) != 1:
         return False
-    return len(a) != len(b) or sorted(a) == sorted(b)
+    if len(a) == len(b):
+        return sorted(a) == sorted(b)
+    if not alone:
+        return True
+    long = max(a, b, key=len)
+    short = min(a, b, key=len)
+    gap = next((i for i, (x, y) in enumerate(zip(long, short, strict=False)) if x != y), len(short))
+    return long[gap] in long[max(gap - 1, 0) : gap] + long[gap + 1 : gap + 2]
 
 
 def _typo_apart(a: list[str], b: list[str]) -> bool:
@@ -122,7 +152,7 @@ def _typo_apart(a: list[str], b: list[str]) -> bool:
     if len(a) != len(b):
         return False
     different = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
-    return len(different) == 1 and _is_typo(*different[0])
+    return len(different) == 1 and _is_typo(*different[0], alone=len(a) == 1)
 
 
 def _score(v: NormalName, p: NormalName) -> float:
@@ -152,6 +182,8 @@ class _Prepared:
     by_squash: dict[str, list[int]] = field(default_factory=dict)
     by_domain: dict[str, list[int]] = field(default_factory=dict)
     by_first: dict[str, list[int]] = field(default_factory=dict)
+    by_prefix: dict[str, list[int]] = field(default_factory=dict)  # leading words -> longer
+    by_initials: dict[str, list[int]] = field(default_factory=dict)  # "adp" -> Automatic Data P.
 
 
 def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
@@ -167,7 +199,16 @@ def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
         for i, (p, n) in enumerate(zip(psa, names, strict=True))
     )
     prepared.by_first = _index((n.key.split(" ", 1)[0], i) for i, n in enumerate(names))
+    prepared.by_prefix = _index(
+        (" ".join(n.tokens[:k]), i) for i, n in enumerate(names) for k in range(1, len(n.tokens))
+    )
+    prepared.by_initials = _index((_initials(n), i) for i, n in enumerate(names))
     return prepared
+
+
+def _initials(name: NormalName) -> str | None:
+    words = [t for t in name.tokens if t not in _STOPWORDS]
+    return "".join(w[0] for w in words) if len(words) >= 2 else None
 
 
 def _strong_evidence(
@@ -175,31 +216,56 @@ def _strong_evidence(
     vendor: Party,
     psa: _Prepared,
     prior: Mapping[str, int],
-) -> tuple[_Auto | None, list[int]]:
-    """An automatic decision from prior mappings, equal names or equal domains, or the
-    PSA companies an ambiguous equal name points at."""
+) -> tuple[_Auto | None, list[int], str]:
+    """An automatic decision from prior mappings, equal names or equal domains; or the PSA
+    companies an equal name points at without settling which, and why it does not."""
     if not v.key:
-        return None, []
+        return None, [], ""
     if v.key in prior:
-        return _Auto(prior[v.key], 100.0, _STRENGTH["mapped before"], "mapped before"), []
+        return _Auto(prior[v.key], 100.0, _STRENGTH["mapped before"], "mapped before"), [], ""
     equal = set(psa.by_key.get(v.key, ()))
     equal |= set(psa.by_squash.get(v.squash, ()))
     equal |= set(psa.by_squash.get(v.full_squash, ()))
     domain = registrable_domain(vendor.domain) or v.domain
     same_domain = psa.by_domain.get(domain, []) if domain and domain not in SHARED_DOMAINS else []
-    if len(equal) == 1:
-        return _Auto(equal.pop(), 100.0, _STRENGTH["exact name"], "exact name"), []
     if len(equal) > 1:
         # "Acme Inc" vs PSA "Acme Inc" and "Acme LLC": the legal form decides, then the domain.
         pick = _only(i for i in equal if psa.names[i].full_squash == v.full_squash)
         pick = pick if pick is not None else _only(i for i in equal if i in same_domain)
-        if pick is not None:
-            return _Auto(pick, 100.0, _STRENGTH["exact name"], "exact name"), []
-        return None, sorted(equal)
+        if pick is None:
+            return None, sorted(equal), _TIE_REASONS[0]
+        equal = {pick}
+    if len(equal) == 1:
+        pick = equal.pop()
+        p = psa.names[pick]
+        if v.full_squash == p.full_squash or pick in same_domain:
+            return _Auto(pick, 100.0, _STRENGTH["exact name"], "exact name"), [], ""
+        if other_entity(v, p):  # "Pfizer Limited" is not "Pfizer Inc."
+            return None, [pick], _TIE_REASONS[1]
+        bare = v.full_squash == v.squash  # "Otsuka Corporation" says which; "Otsuka" does not
+        longer = [i for i in psa.by_prefix.get(v.key, ())
+                  if bare and i != pick and _group_extension(v, psa.names[i])]  # fmt: skip
+        if longer:  # "Otsuka": "Otsuka Corporation" or "Otsuka Holdings"?
+            return None, [pick, *sorted(longer)[:3]], _TIE_REASONS[2]
+        return _Auto(pick, 100.0, _STRENGTH["exact name"], "exact name"), [], ""
     pick = _only(same_domain)
     if pick is not None:
-        return _Auto(pick, 100.0, _STRENGTH["same domain"], "same domain"), []
-    return None, []
+        return _Auto(pick, 100.0, _STRENGTH["same domain"], "same domain"), [], ""
+    return None, [], ""
+
+
+def _leading_part(v: NormalName, psa: _Prepared) -> int | None:
+    """The one PSA company whose name is the vendor's followed by group words ("Nexon" ->
+    "Nexon Holdings, Inc."), when no company has the vendor's name itself, no other starts
+    with it, and the vendor gives a bare name: "Nexon Inc" is a whole legal name, and not
+    the holding's."""
+    if v.legal or v.full_squash != v.squash or len(v.squash) < 4:
+        return None
+    longer = set(psa.by_prefix.get(v.key, ()))
+    if len(longer) != 1 or v.key in psa.by_key or v.squash in psa.by_squash:
+        return None
+    pick = longer.pop()
+    return pick if _group_extension(v, psa.names[pick]) else None
 
 
 @dataclass(frozen=True)
@@ -237,13 +303,18 @@ def match_accounts(
     vnames = [normalize_name(v.name) for v in vendors]
 
     autos: dict[int, _Auto] = {}
-    ties: dict[int, list[int]] = {}
+    ties: dict[int, tuple[list[int], str]] = {}
     for vi, (vendor, vname) in enumerate(zip(vendors, vnames, strict=True)):
-        auto, tied = _strong_evidence(vname, vendor, prepared, prior_index)
+        auto, tied, why = _strong_evidence(vname, vendor, prepared, prior_index)
+        if auto is None and not tied and vname.key:
+            pick = _leading_part(vname, prepared)
+            if pick is not None:
+                score = round(100 * len(vname.key) / len(prepared.names[pick].key), 1)
+                auto = _Auto(pick, max(score, 50.0), _STRENGTH["leading part"], "leading part")
         if auto is not None:
             autos[vi] = auto
         elif tied:
-            ties[vi] = tied
+            ties[vi] = (tied, why)
 
     open_rows = [vi for vi in range(len(vendors)) if vi not in autos and vnames[vi].key]
     candidates = _near_candidates(open_rows, vnames, prepared, config)
@@ -272,26 +343,23 @@ def match_accounts(
                 MatchDecision(vendor.id, "auto", psa[auto.psa].id, auto.score, auto.reason)
             )
             continue
-        scored = [(demoted[vi].psa, demoted[vi].score)] if vi in demoted else []
-        scored += [(i, 100.0) for i in ties.get(vi, [])]
+        scored = [(demoted[vi].psa, demoted[vi].score, "company already taken")] if (
+            vi in demoted) else []  # fmt: skip
+        tied, why = ties.get(vi, ([], ""))
+        scored += [(i, 100.0 if n == 0 else 95.0, why) for n, i in enumerate(tied)]
         ranked = sorted(candidates.get(vi, []), key=lambda c: -c.rank)
-        scored += [(c.psa, c.rank) for c in ranked if c.rank >= config.suggest_score]
+        scored += [(c.psa, c.rank, c.why) for c in ranked if c.rank >= config.suggest_score]
         seen: set[int] = set()
         top = []
-        for i, s in scored:
+        for i, s, reason in scored:
             if i not in seen:
                 seen.add(i)
-                top.append(Suggestion(psa[i].id, round(s, 1)))
+                top.append(Suggestion(psa[i].id, round(s, 1), reason))
         top = top[: config.suggestions]
         if top:
-            reason = (
-                "same name, several companies" if vi in ties
-                else "company already taken" if vi in demoted
-                else "similar name"
-            )  # fmt: skip
             decisions.append(
-                MatchDecision(vendor.id, "suggested", top[0].psa_id, top[0].score, reason,
-                              tuple(top))
+                MatchDecision(vendor.id, "suggested", top[0].psa_id, top[0].score,
+                              top[0].reason, tuple(top))
             )  # fmt: skip
         else:
             decisions.append(MatchDecision(vendor.id, "none", None, 0.0, "no similar name"))
@@ -303,6 +371,7 @@ class _Candidate(NamedTuple):
     decide: float  # `_score`: for automatic decisions
     rank: float  # `_rank`: for ordering suggestions
     mutual: bool  # no other open vendor account is closer to this company
+    why: str  # the reason a suggestion gives
 
 
 def _near_candidates(
@@ -339,20 +408,34 @@ def _near_candidates(
         stop = min(end, start + keep)
         for pi, raw in zip(c[start:stop].tolist(), scores[start:stop].tolist(), strict=True):
             found[int(r[start])][pi] = bool(raw == column_best[pi] and column_holders[pi] == 1)
+    initials: dict[int, set[int]] = defaultdict(set)
     for row, vi in enumerate(rows):
-        first = vnames[vi].tokens[0]
-        same_first = psa.by_first.get(first, ())
+        v = vnames[vi]
+        same_first = psa.by_first.get(v.tokens[0], ())
         if len(same_first) <= config.candidates_per_account:
             for pi in same_first:
                 found[row].setdefault(pi, False)
+        # "adp.com" for Automatic Data Processing: a suggestion, never a map.
+        by_initials = psa.by_initials.get(v.key, ()) if 2 <= len(v.key) <= 5 else ()
+        if " " not in v.key and len(by_initials) <= config.candidates_per_account:
+            for pi in by_initials:
+                found[row].setdefault(pi, False)
+                initials[row].add(pi)
 
     result: dict[int, list[_Candidate]] = {}
     for row, by_psa in found.items():
         v = vnames[rows[row]]
         cands = []
         for pi, mutual in by_psa.items():
-            decide = _score(v, psa.names[pi])
-            cands.append(_Candidate(pi, decide, _rank(v, psa.names[pi], decide), mutual))
+            p = psa.names[pi]
+            decide = _score(v, p)
+            rank = _rank(v, p, decide)
+            why = "similar name"
+            if pi in initials[row] and rank < 85:
+                rank, why = 85.0, "initials"
+            elif p.key.startswith(v.key + " "):
+                why = "leading part"
+            cands.append(_Candidate(pi, decide, rank, mutual, why))
         result[rows[row]] = cands
     return result
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,7 +43,16 @@ _LEGAL_PREFIXES = {
     ("ab",), ("pt",), ("ooo",), ("oao",), ("zao",), ("pao",), ("sia",), ("uab",),
     ("jsc",), ("pjsc",), ("ojsc",), ("cjsc",),
 }  # fmt: skip
+# Legal forms written out in full, and the kind each is (see `LEGAL_KINDS`).
+_SPELLED_OUT = {
+    ("aktiengesellschaft",): "ag", ("kommanditgesellschaft",): "kg",
+    ("gesellschaft", "mit", "beschrankter", "haftung"): "gmbh", ("kabushiki", "kaisha"): "kk",
+    ("public", "limited", "company"): "ltd", ("sociedad", "anonima"): "sa",
+    ("societe", "anonyme"): "sa", ("societa", "per", "azioni"): "spa",
+    ("naamloze", "vennootschap"): "nv", ("besloten", "vennootschap"): "bv",
+}  # fmt: skip
 _EXTRA_LEGAL_SUFFIXES = {("pjsc",), ("jsc",), ("gmbh", "and", "co", "kg"), ("pty",), ("llc", "ltd")}
+_EXTRA_LEGAL_SUFFIXES |= set(_SPELLED_OUT)
 
 # One spelling for words businesses abbreviate. Keys and values are normalised tokens.
 ABBREVIATIONS = {
@@ -153,6 +163,19 @@ def _strip_legal(tokens: list[str]) -> list[str]:
     return tokens
 
 
+# Legal forms that say which kind of entity it is: "Pfizer Inc." and "Pfizer Limited" are two
+# companies of one group, not one company written two ways. Forms not listed ("Co", "Company",
+# "Group") say nothing either way.
+LEGAL_KINDS = {
+    "inc": "inc", "incorporated": "inc", "corp": "inc", "corporation": "inc",
+    "ltd": "ltd", "limited": "ltd", "plc": "ltd", "pty": "ltd",
+    "llc": "llc", "llp": "llp", "lp": "lp",
+    "gmbh": "gmbh", "ag": "ag", "aktiengesellschaft": "ag", "kg": "kg", "se": "se",
+    "sa": "sa", "sas": "sas", "sarl": "sarl", "spa": "spa", "srl": "srl",
+    "nv": "nv", "bv": "bv", "oy": "oy", "oyj": "oy", "asa": "asa", "kk": "kk", "pte": "pte",
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class NormalName:
     """A name ready for matching; `original` is kept for display."""
@@ -162,6 +185,7 @@ class NormalName:
     squash: str  # the key without spaces: "procterandgamble"
     full_squash: str  # before legal forms were removed, without spaces: "acmecorp"
     domain: str | None  # the registrable domain when the name is domain-shaped
+    legal: frozenset[str] = frozenset()  # the kinds of legal form removed (`LEGAL_KINDS`)
 
     @property
     def tokens(self) -> list[str]:
@@ -180,6 +204,17 @@ def normalize_name(name: str) -> NormalName:
     if len(tokens) > 1 and tokens[-1] == "the":
         del tokens[-1]
     full_squash = "".join(tokens)
+    removed = Counter(tokens)
     tokens = _strip_legal(tokens)
+    removed.subtract(tokens)
+    gone = {t for t, n in removed.items() if n > 0}
+    legal = {LEGAL_KINDS[t] for t in gone if t in LEGAL_KINDS}
+    legal |= {kind for words, kind in _SPELLED_OUT.items() if gone.issuperset(words)}
     key = " ".join(tokens)
-    return NormalName(name, key, key.replace(" ", ""), full_squash, domain)
+    return NormalName(name, key, key.replace(" ", ""), full_squash, domain, frozenset(legal))
+
+
+def other_entity(a: NormalName, b: NormalName) -> bool:
+    """Both names carry a legal form and the forms are of different kinds ("Pfizer Inc." and
+    "Pfizer Limited"): two entities, however alike the rest."""
+    return bool(a.legal and b.legal and a.legal.isdisjoint(b.legal))
