@@ -61,6 +61,7 @@ class VendorEntry:
     method: str | None = None  # exact | auto | suggested | manual
     excluded: bool = False
     suggestions: list[tuple[int, float]] = field(default_factory=list)  # best first
+    why: dict[int, str] = field(default_factory=dict)  # PSA id -> why it is suggested
     # A near name the engine would map on its own; the board only suggests it, `msp-tui map
     # accounts --auto` applies it (see `MappingBoard.accept_near_autos`).
     near_auto: tuple[int, float] | None = None
@@ -89,6 +90,7 @@ class AccountMatches:
     exact: list[tuple[int, int, float]] = field(default_factory=list)  # (vendor, PSA, score)
     suggestions: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     near_auto: dict[int, tuple[int, float]] = field(default_factory=dict)
+    why: dict[int, dict[int, str]] = field(default_factory=dict)  # vendor -> PSA -> reason
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,7 @@ class MappingBoard:
                 entry = self.vendor_by_id.get(vendor_id)
                 if entry is not None and not entry.suggestions:
                     entry.suggestions = [(p, s) for p, s in suggestions if p in self.psa_by_id]
+                    entry.why = found.why.get(vendor_id, {})
             for vendor_id, near in found.near_auto.items():
                 if vendor_id in self.vendor_by_id:
                     self.vendor_by_id[vendor_id].near_auto = near
@@ -495,8 +498,10 @@ def find_account_matches(board: MappingBoard) -> AccountMatches:
             top = (int(decision.psa_id), decision.score)
             found.suggestions[vendor_id] = [top]
             found.near_auto[vendor_id] = top
+            found.why[vendor_id] = {top[0]: f"{decision.reason}, safe to map"}
         elif decision.suggestions:
             found.suggestions[vendor_id] = [(int(s.psa_id), s.score) for s in decision.suggestions]
+            found.why[vendor_id] = {int(s.psa_id): s.reason for s in decision.suggestions}
     return found
 
 
@@ -534,7 +539,49 @@ def load_service_board(integration: Integration, operator: str) -> MappingBoard:
                             method="manual" if s.id in existing else None)  # fmt: skip
         entry.suggestions = _product_suggestions(s.name, psa)
         vendor.append(entry)
-    return MappingBoard(integration, "services", operator, psa, vendor)
+    board = MappingBoard(integration, "services", operator, psa, vendor)
+    _map_identical_services(board, services)
+    return board
+
+
+def _map_identical_services(board: MappingBoard, services: list[VendorService]) -> None:
+    """Map each unmapped service whose name or id is a PSA product's identifier or
+    description, written the same way (case, spacing and punctuation aside), when exactly one
+    product is: as accounts with equal names are."""
+    from msp_tui.matching.normalize import normalize_name
+
+    def same(text: str | None) -> str:
+        return normalize_name(text).full_squash if text else ""
+
+    products: dict[str, set[int]] = {}
+    for p in board.psa:
+        for text in (p.label, p.detail):
+            if same(text):
+                products.setdefault(same(text), set()).add(p.id)
+    unmapped_before = {  # by an operator: theirs to map again, not ours
+        subject
+        for (subject,) in AuditEvent.select(AuditEvent.subject)
+        .where(AuditEvent.action == "services.unmap")
+        .tuples()
+    }
+    found = []
+    for service, entry in zip(services, board.vendor, strict=True):
+        if entry.mapped or f"{board.integration.name}: {entry.label}" in unmapped_before:
+            continue
+        names = (service.name, service.external_id)
+        ids = set().union(*(products.get(same(text), set()) for text in names))
+        if len(ids) == 1:
+            found.append((entry, ids.pop()))
+    if not found:
+        return
+    with writing():
+        for entry, psa_id in found:
+            row = {"vendor_service": entry.id, "psa_product": psa_id, "operator": board.operator}
+            ServiceMapping.insert(row).on_conflict_ignore().execute()
+            entry.mapped, entry.method = {psa_id}, "exact"
+            entry.suggestions = [(psa_id, 100.0)]
+        AuditEvent.create(operator=board.operator, action="services.auto_map",
+                          subject=board.integration.name, after={"exact": len(found)})  # fmt: skip
 
 
 def _product_suggestions(name: str, psa: list[PsaEntry], limit: int = 3) -> list[tuple[int, float]]:

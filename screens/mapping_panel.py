@@ -366,8 +366,10 @@ class MappingPanel(Widget):
             return
         if side == "vendor":
             first = f"{item.label} ({item.detail}): " + self._vendor_summary(item)
-            tops = " · ".join(f"{score:.0f} {self._psa_label(p)}" for p, score in
-                              item.suggestions[:3])  # fmt: skip
+            tops = " · ".join(
+                f"{score:.0f} {self._psa_label(p)}" + (f" ({item.why[p]})" if p in item.why else "")
+                for p, score in item.suggestions[:3]
+            )
             second = f"Suggestions: {tops}" if tops else "No suggestions."
             if not tops and self._matching_noted and not item.mapped and not item.excluded:
                 second = "Suggestions: still matching…"

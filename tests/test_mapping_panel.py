@@ -196,7 +196,8 @@ async def test_a_accepts_the_top_suggestion(ctx: Context) -> None:
         assert vendor.has_focus
         await highlight(pilot, vendor, "Bluewater Logistic")
         detail = str(panel.query_one("#mapping-detail").content)
-        assert "Suggestions: 96 Bluewater Logistics Inc" in detail
+        # Each suggestion says why: here a slip of one letter the matcher would map by itself.
+        assert "Suggestions: 96 Bluewater Logistics Inc (near name, safe to map)" in detail
         await pilot.press("a")
         mapping = mapping_of("Bluewater Logistic")
         assert mapping.psa_company.name == "Bluewater Logistics Inc"
@@ -612,3 +613,27 @@ def test_an_account_unmapped_while_matching_gets_its_suggestions(ctx: Context) -
     board.fill_in(found)
     top, score = board.vendor_by_id[zen].suggestions[0]
     assert board.psa_by_id[top].label == "Zenith Freight" and round(score) == 83
+
+
+def test_a_service_named_as_a_product_is_mapped_on_opening(ctx: Context) -> None:
+    connection = psa_connection()
+    products = [("SPAM-ADV", "Spam filter advanced"), ("ARCHIVING", "Email archiving, one year"),
+                ("ARCH-10Y", "Email archiving, ten years")]  # fmt: skip
+    for n, (identifier, description) in enumerate(products):
+        PsaProduct.create(connection=connection, external_id=n, identifier=identifier,
+                          description=description)  # fmt: skip
+    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
+    for n, name in enumerate(["Spam Filter, Advanced", "archiving", "Total Licenses"]):
+        VendorService.create(integration=spamtitan, external_id=f"S{n}", name=name)
+    board = load_service_board(spamtitan, "tester")
+    # The same words as a description, and the same as an identifier: mapped, and said so.
+    assert service_pairs() == {("Spam Filter, Advanced", "SPAM-ADV"), ("archiving", "ARCHIVING")}
+    by_name = {v.label: v for v in board.vendor}
+    assert by_name["archiving"].method == "exact"
+    assert not by_name["Total Licenses"].mapped  # nothing the same: left to the operator
+    assert AuditEvent.select().where(AuditEvent.action == "services.auto_map").count() == 1
+    # Unmapped by the operator, it stays theirs: opened again, it is not mapped back.
+    board.unmap(by_name["archiving"].id)
+    again = load_service_board(spamtitan, "tester")
+    assert service_pairs() == {("Spam Filter, Advanced", "SPAM-ADV")}
+    assert [v.label for v in again.vendor if v.mapped] == ["Spam Filter, Advanced"]
