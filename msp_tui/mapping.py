@@ -256,18 +256,20 @@ class MappingBoard:
         return [v for v in self.vendor if not v.mapped and not v.excluded and v.suggestions
                 and v.suggestions[0][1] >= threshold]  # fmt: skip
 
-    def accept_all(self, threshold: float) -> int:
-        """Map every open row whose top suggestion scores at least `threshold`. Accounts are
-        mapped in one transaction (1,154 of them at 5,000 x 5,000 took 1.6 s one by one); the
-        panel calls this from a thread worker. Returns how many were mapped."""
+    def accept_all(self, threshold: float, only: set[int] | None = None) -> int:
+        """Map every open row whose top suggestion scores at least `threshold` (of the vendor
+        ids in `only`, when given: the rows the operator left ticked). Accounts are mapped in
+        one transaction (1,154 of them at 5,000 x 5,000 took 1.6 s one by one); the panel
+        calls this from a thread worker. Returns how many were mapped."""
         if self.kind != "accounts":
-            chosen = self.suggestions_above(threshold)
+            chosen = [e for e in self.suggestions_above(threshold) if only is None or e.id in only]
             for entry in chosen:
                 self.accept_suggestion(entry.id)
             return len(chosen)
         with self.lock:  # what is open is read under the lock: a change meanwhile waits
             chosen = [(entry, *entry.suggestions[0]) for entry in self.suggestions_above(threshold)
-                      if entry.suggestions[0][0] in self.psa_by_id]  # fmt: skip
+                      if entry.suggestions[0][0] in self.psa_by_id
+                      and (only is None or entry.id in only)]  # fmt: skip
             if not chosen:
                 return 0
             ids = [entry.id for entry, _, _ in chosen]

@@ -26,7 +26,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.style import Style as VisualStyle
 from textual.widget import Widget
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
 from msp_tui import mapping
 from msp_tui.mapping import Counts, Filter, MappingBoard, PsaEntry, VendorEntry
@@ -566,27 +567,36 @@ class MappingPanel(Widget):
         else:
             self.board.accept_suggestion(entry.id)
             self._changed(f"Mapped {entry.label} → {self._psa_label(top[0])} (suggested).")
+            vendor = self.list_for("vendor")
+            if vendor.highlighted_item is entry:  # still shown (no filter took it away)
+                vendor.move_cursor(vendor.cursor + 1)  # a: on to the next row
 
     def action_accept_all(self) -> None:
         if self.matching:
             self._say("Still matching: the suggestions come in a moment.")
             return
-        count = len(self.board.suggestions_above(self.threshold))
-        if not count:
+        open_rows = self.board.suggestions_above(self.threshold)
+        if not open_rows:
             self._say(f"No open suggestion scores {self.threshold:g} or more.")
             return
-        noun = self.vendor_noun.lower() if count != 1 else self.vendor_noun.lower()[:-1]
-        self.app.push_screen(AcceptAllDialog(count, noun, self.threshold), self._accept_all)
+        rows = []
+        for entry in open_rows:
+            psa_id, score = entry.suggestions[0]
+            why = f" ({entry.why[psa_id]})" if psa_id in entry.why else ""
+            rows.append((entry.id, f"{entry.label} → {self._psa_label(psa_id)} {score:.0f}{why}"))
+        noun = self.vendor_noun.lower() if len(rows) != 1 else self.vendor_noun.lower()[:-1]
+        self.app.push_screen(AcceptAllDialog(rows, noun, self.threshold), self._accept_all)
 
-    def _accept_all(self, confirmed: bool | None) -> None:
-        if confirmed:
+    def _accept_all(self, chosen: list[int] | None) -> None:
+        if chosen:
             self._say(f"Accepting the suggestions scoring {self.threshold:g} or more…")
-            self._accept_all_in_thread(self.threshold)
+            self._accept_all_in_thread(self.threshold, set(chosen))
 
     @work(thread=True, group="mapping-accept-all", description="mapping-accept-all")
-    def _accept_all_in_thread(self, threshold: float) -> None:
+    def _accept_all_in_thread(self, threshold: float, chosen: set[int]) -> None:
         # A thousand mappings are a fifth of a second of saving: not on the UI thread.
-        self.post_message(self.AcceptedAll(self, self.board.accept_all(threshold), threshold))
+        count = self.board.accept_all(threshold, only=chosen)
+        self.post_message(self.AcceptedAll(self, count, threshold))
 
     class AcceptedAll(Message):
         """`A`'s mappings are saved (in a thread worker)."""
@@ -658,40 +668,55 @@ class MappingPanel(Widget):
             search.value = ""
 
 
-class AcceptAllDialog(ModalScreen[bool]):
-    """Asks before `A` maps many rows at once, saying how many."""
+class AcceptAllDialog(ModalScreen[list[int] | None]):
+    """Shows what `A` would map, every row ticked: space unticks one, y (or the button) maps
+    the ticked ones. Dismissed with their vendor ids, or None."""
 
     HELP = """\
 ## Accept all suggestions
-Maps every open vendor row to its top suggestion when that scores at least the threshold.
-Each mapping can be undone afterwards with **u**.
+Lists every open vendor row whose top suggestion scores at least the threshold, with why it
+is suggested. **space** unticks a row (or ticks it again), **y** maps the ticked rows,
+**n** or **esc** goes back without mapping. Each mapping can be undone afterwards with **u**.
 """
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Map them", id="accept_all.confirm",
-                tooltip="Map them all."),
+        Binding("y", "answer(True)", "Map ticked", id="accept_all.confirm",
+                tooltip="Map the ticked rows."),
         Binding("n,escape", "answer(False)", "Cancel", id="accept_all.cancel",
                 tooltip="Go back without mapping anything."),
     ]  # fmt: skip
 
-    def __init__(self, count: int, noun: str, threshold: float) -> None:
+    def __init__(self, rows: list[tuple[int, str]], noun: str, threshold: float) -> None:
         super().__init__()
-        self.count = count
-        self.question = f"Map {count} {noun} to the top suggestion of each (score {threshold:g}+)?"
+        self.rows = rows
+        self.question = (f"Map {len(rows)} {noun} to the top suggestion of each"
+                         f" (score {threshold:g}+)?")  # fmt: skip
 
     def compose(self) -> ComposeResult:
         with Vertical(id="accept-all-box"):
             yield Static(self.question, id="accept-all-question")
-            yield Static("Each can be undone later with u.", id="accept-all-note")
+            yield Static("space unticks a row · each can be undone later with u.",
+                         id="accept-all-note")  # fmt: skip
+            yield SelectionList[int](
+                *(Selection(Content(plain(text)), id, True) for id, text in self.rows),
+                id="accept-all-rows",
+            )
             with Horizontal(id="accept-all-buttons"):
-                yield Button(f"Map {self.count}", id="accept-all-yes", variant="primary")
+                yield Button(f"Map {len(self.rows)}", id="accept-all-yes", variant="primary")
                 yield Button("Cancel", id="accept-all-no")
 
     def on_mount(self) -> None:
-        self.query_one("#accept-all-yes", Button).focus()
+        self.query_one(SelectionList).focus()
+
+    @on(SelectionList.SelectedChanged)
+    def _ticked(self) -> None:
+        count = len(self.query_one(SelectionList).selected)
+        yes = self.query_one("#accept-all-yes", Button)
+        yes.label = f"Map {count}"
+        yes.disabled = not count
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "accept-all-yes")
+        self.action_answer(event.button.id == "accept-all-yes")
 
     def action_answer(self, confirmed: bool) -> None:
-        self.dismiss(confirmed)
+        self.dismiss(list(self.query_one(SelectionList).selected) if confirmed else None)

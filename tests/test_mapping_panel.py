@@ -7,7 +7,7 @@ import threading
 import pytest
 from pilot_tools import wait_until
 from textual.app import App, ComposeResult
-from textual.widgets import Input
+from textual.widgets import Button, Input, SelectionList
 
 from msp_tui import mapping
 from msp_tui.context import Context
@@ -198,11 +198,14 @@ async def test_a_accepts_the_top_suggestion(ctx: Context) -> None:
         detail = str(panel.query_one("#mapping-detail").content)
         # Each suggestion says why: here a slip of one letter the matcher would map by itself.
         assert "Suggestions: 96 Bluewater Logistics Inc (near name, safe to map)" in detail
+        rows = [row.label for row in vendor.rows]
         await pilot.press("a")
         mapping = mapping_of("Bluewater Logistic")
         assert mapping.psa_company.name == "Bluewater Logistics Inc"
+        # On to the next row: a, a, a works down the list.
+        assert vendor.highlighted_item.label == rows[rows.index("Bluewater Logistic") + 1]
         assert mapping.method == "suggested" and round(mapping.score) == 96
-        row = panel.format_vendor_row(vendor.highlighted_item, 80).plain
+        row = panel.format_vendor_row(vendor.rows[rows.index("Bluewater Logistic")], 80).plain
         assert row.endswith("→ Bluewater Logistics Inc")
         assert vendor.border_subtitle == "unmapped 5 · suggested 3"
         await highlight(pilot, vendor, "Totally Unrelated Co")
@@ -232,30 +235,38 @@ async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
 
         await pilot.press("A")
         assert isinstance(app.screen, AcceptAllDialog)
-        await pilot.press("enter")  # the focused "Map 3" button
+        rows = app.screen.query_one("#accept-all-rows", SelectionList)
+        # What it would map, each row ticked, with why it is suggested.
+        shown = [str(rows.get_option_at_index(i).prompt) for i in range(rows.option_count)]
+        first = "Bluewater Logistic → Bluewater Logistics Inc 96 (near name, safe to map)"
+        assert shown[0] == first
+        assert len(shown) == 3 and len(rows.selected) == 3
+        await pilot.press("down", "space")  # the second row is unticked: "Harbour Realty LLC"
+        assert str(app.screen.query_one("#accept-all-yes", Button).label) == "Map 2"
+        await pilot.press("y")
         assert not isinstance(app.screen, AcceptAllDialog)
-        await wait_until(pilot, lambda: "Accepted 3 suggestions scoring 90 or more." in status())
+        await wait_until(pilot, lambda: "Accepted 2 suggestions scoring 90 or more." in status())
         mapped = {m.vendor_account.name: (m.psa_company.name, m.method)
                   for m in AccountMapping.select()}  # fmt: skip
         assert mapped == {
             "Acme Dental": ("Acme Dental", "exact"),
             "Bluewater Logistic": ("Bluewater Logistics Inc", "suggested"),
-            "Harbour Realty LLC": ("Harbor Realty", "suggested"),
             "Petersen Plumbing": ("Peterson Plumbing", "suggested"),
         }
-        assert vendor.border_title == "Vendor accounts 7 · mapped 4"
+        assert vendor.border_title == "Vendor accounts 7 · mapped 3"
         maps = AuditEvent.select().where(AuditEvent.action == "accounts.map")
         audited = {(e.subject, e.after["psa"], e.after["method"], e.operator) for e in maps}
         assert audited == {
             ("spamtitan: Bluewater Logistic", "Bluewater Logistics Inc", "suggested", "tester"),
-            ("spamtitan: Harbour Realty LLC", "Harbor Realty", "suggested", "tester"),
             ("spamtitan: Petersen Plumbing", "Peterson Plumbing", "suggested", "tester"),
-        }  # one saving for all three, each audited as a single mapping is
+        }  # one saving for both, each audited as a single mapping is
 
         panel.threshold = 80  # configurable: now "Zen Freight" (83) qualifies
         await pilot.press("A")
         question = str(app.screen.query_one("#accept-all-question").content)
-        assert question.startswith("Map 1 vendor account to the top suggestion")
+        assert question.startswith("Map 2 vendor accounts to the top suggestion")  # and Harbour
+        await pilot.press("space")  # Harbour Realty LLC stays the operator's call
+        assert app.screen.query_one(SelectionList).selected == [account_of("Zen Freight").id]
         assert "(score 80+)" in question
         await pilot.press("y")
         await wait_until(pilot, lambda: "Accepted 1 suggestion scoring 80" in status())
