@@ -51,8 +51,9 @@ Every change is saved at once.
 - **space** picks up the highlighted row; **tab** / **shift+tab** (or **left** / **right**)
   go to the other list; **enter** drops it on the highlighted row there, which maps the two.
   **esc** puts it down. With nothing carried, **enter** picks up too.
-- **a** accepts the highlighted vendor row's top suggestion; **A** accepts every open
-  suggestion scoring at least the threshold (90 unless set otherwise), after saying how many.
+- **a** accepts the highlighted vendor row's top suggestion and moves on to the next row;
+  **A** lists every open suggestion scoring at least the threshold (90 unless set otherwise),
+  each ticked and saying why it is suggested: **space** unticks a row, **y** maps the rest.
 - **u** unmaps the highlighted vendor row (a service loses all its products);
   **x** leaves an account out of mapping, or takes it back in (accounts only).
 - **/** searches the focused list (a product by its {product_id} or description);
@@ -60,7 +61,9 @@ Every change is saved at once.
 - Mouse: drag a row onto a row of the other list.
 
 Vendor rows: `= Acme` exact match, mapped automatically; `→ Acme` mapped by hand or by an
-accepted suggestion; `~92 Acme?` a suggestion and its score, not applied; `x excluded`.
+accepted suggestion; `~92 Acme?` a suggestion and its score, not applied; `x excluded`. The
+line below the lists says why each suggestion is made: a similar name, the leading part of a
+longer name, initials, the same name with another legal form or shared by several companies.
 PSA rows: `✓` already mapped from at least one vendor row.
 """
 
