@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from peewee import fn
+
 from msp_tui.store.db import writing
 from msp_tui.store.models import (
     AccountMapping,
@@ -30,6 +32,7 @@ from msp_tui.store.models import (
     PsaCompany,
     PsaProduct,
     ServiceMapping,
+    UsageCount,
     VendorAccount,
     VendorService,
 )
@@ -62,6 +65,7 @@ class VendorEntry:
     excluded: bool = False
     suggestions: list[tuple[int, float]] = field(default_factory=list)  # best first
     why: dict[int, str] = field(default_factory=dict)  # PSA id -> why it is suggested
+    usage: float = 0.0  # the latest count of each of its services, added up (accounts)
     # A near name the engine would map on its own; the board only suggests it, `msp-tui map
     # accounts --auto` applies it (see `MappingBoard.accept_near_autos`).
     near_auto: tuple[int, float] | None = None
@@ -141,7 +145,10 @@ class MappingBoard:
         return Counts(len(self.vendor), mapped, len(self.vendor) - mapped - excluded, suggested,
                       excluded, len(self.psa), len(used))  # fmt: skip
 
-    def vendor_view(self, query: str = "", which: Filter = "all") -> list[VendorEntry]:
+    def vendor_view(self, query: str = "", which: Filter = "all",
+                    by_usage: bool = False) -> list[VendorEntry]:  # fmt: skip
+        """The vendor rows a filter and a search leave, by name or, `by_usage`, the largest
+        usage first (unmapped accounts with the most licences are the revenue at stake)."""
         keep = {
             "all": None,
             "unmapped": lambda v: not v.mapped and not v.excluded,
@@ -149,7 +156,10 @@ class MappingBoard:
             "mapped": lambda v: bool(v.mapped),
         }[which]
         rows = self.vendor if keep is None else [v for v in self.vendor if keep(v)]
-        return _having_words(rows, query)
+        rows = _having_words(rows, query)
+        if by_usage:
+            rows.sort(key=lambda v: -v.usage)  # stable: by name within the same usage
+        return rows
 
     def psa_view(self, query: str = "", which: Filter = "all") -> list[PsaEntry]:
         rows = self.psa
@@ -460,6 +470,7 @@ def read_account_board(integration: Integration, operator: str) -> MappingBoard:
         .where(VendorAccount.integration == integration)
         .tuples()
     }
+    usage = account_usage(integration)
     vendor = []
     for id, name, domain, external_id, excluded in accounts:
         mapped = existing.get(id)
@@ -474,8 +485,28 @@ def read_account_board(integration: Integration, operator: str) -> MappingBoard:
                 excluded=bool(excluded),
             )
         )
+    for entry in vendor:
+        entry.usage = usage.get(entry.id, 0.0)
     pending = bool(psa) and any(not v.mapped and not v.excluded for v in vendor)
     return MappingBoard(integration, "accounts", operator, psa, vendor, pending=pending)
+
+
+def account_usage(integration: Integration) -> dict[int, float]:
+    """Each account's latest count of each service, added up: what the vendor bills for it."""
+    latest = (
+        UsageCount.select(fn.MAX(UsageCount.id))
+        .join(VendorAccount)
+        .where(VendorAccount.integration == integration)
+        .group_by(UsageCount.account, UsageCount.service)
+    )
+    rows = (
+        UsageCount.select(UsageCount.account, fn.SUM(UsageCount.quantity))
+        .join(VendorAccount)
+        .where(UsageCount.id.in_(latest) & (VendorAccount.integration == integration))
+        .group_by(UsageCount.account)
+        .tuples()
+    )
+    return {account: float(total or 0) for account, total in rows}
 
 
 def find_account_matches(board: MappingBoard) -> AccountMatches:

@@ -67,12 +67,22 @@ class IntegrationSummary:
     services: int
     unmapped_accounts: int
     failed_alerts: int = 0
+    unmapped_licences: float = 0.0  # the latest counts of the unmapped accounts, added up
     last_run: LastRun | None = None
     health: Health = ACTIVE
 
     @property
     def vendor_title(self) -> str:
         return VENDOR_TITLES.get(self.vendor, self.vendor)
+
+    @property
+    def unmapped_words(self) -> str:
+        """ "52 unmapped, 1,240 licences": the usage no PSA company is billed for yet, the first
+        thing to clear in a month's run."""
+        words = f"{self.unmapped_accounts:,} unmapped"
+        if self.unmapped_accounts and self.unmapped_licences:
+            words += f", {self.unmapped_licences:,.0f} licences"
+        return words
 
     @property
     def status_title(self) -> str:
@@ -136,6 +146,23 @@ def _per_integration(query) -> dict[int, int]:
     return {row[0]: row[1] for row in query.tuples()}
 
 
+def unmapped_licences() -> dict[int, float]:
+    """Per integration, the latest count of each service of its unmapped, included accounts,
+    added up: the usage no PSA company is billed for yet."""
+    latest = UsageCount.select(fn.MAX(UsageCount.id)).group_by(
+        UsageCount.account, UsageCount.service
+    )
+    rows = (
+        UsageCount.select(VendorAccount.integration, fn.SUM(UsageCount.quantity))
+        .join(VendorAccount)
+        .join(AccountMapping, JOIN.LEFT_OUTER, on=AccountMapping.vendor_account == VendorAccount.id)
+        .where(UsageCount.id.in_(latest) & AccountMapping.id.is_null() & ~VendorAccount.excluded)
+        .group_by(VendorAccount.integration)
+        .tuples()
+    )
+    return {integration: float(total or 0) for integration, total in rows}
+
+
 def integration_summaries() -> list[IntegrationSummary]:
     accounts = (
         VendorAccount.select(
@@ -169,6 +196,7 @@ def integration_summaries() -> list[IntegrationSummary]:
         .join(VendorService).group_by(VendorService.integration)
     )  # fmt: skip
     routed = {r.integration_id for r in AlertRoute.select(AlertRoute.integration)}
+    at_stake = unmapped_licences()
 
     def health(i: Integration) -> Health:
         run = runs.get(i.id)
@@ -192,6 +220,7 @@ def integration_summaries() -> list[IntegrationSummary]:
             services=per_service.get(i.id, 0),
             unmapped_accounts=per_account.get(i.id, (0, 0))[1],
             failed_alerts=failed_alerts.get(i.id, 0),
+            unmapped_licences=at_stake.get(i.id, 0.0),
             last_run=runs.get(i.id),
             health=health(i),
         )

@@ -107,7 +107,7 @@ def psa_card(psa: PsaSummary | None, words: PsaWords | None = None) -> CardData:
 
 def integration_card(s: IntegrationSummary) -> CardData:
     last = ("last push " if s.kind == "push" else "last sync ") + _when(s.last_sync_at)
-    counts = (f"{s.accounts} accounts · {s.services} services · {s.unmapped_accounts} unmapped"
+    counts = (f"{s.accounts:,} accounts · {s.services} services · {s.unmapped_words}"
               + (f" · {s.failed_alerts} failed alerts" if s.failed_alerts else ""))  # fmt: skip
     return CardData("integration", s.name, f"{s.vendor_title} · {s.name}",
                     (*health_lines(s.health, last), counts), s.health.key)  # fmt: skip

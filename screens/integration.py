@@ -95,7 +95,7 @@ New vendor accounts that arrive later show as unmapped: press **m** to map them.
             f"[b]{summary.vendor_title} · {shown(summary.name)}[/b] ({summary.kind})\n"
             f"Status: {shown(summary.health.line())} · modules: {integration.modules}\n"
             + (f"Next: {summary.health.next_step}\n" if summary.health.next_step else "")
-            + f"{summary.accounts} accounts ({summary.unmapped_accounts} unmapped) ·"
+            + f"{summary.accounts:,} accounts ({summary.unmapped_words}) ·"
             f" {summary.services} services\n"
             + (
                 f"Alert tickets go to the {psa_words().board} {shown(route.board_name)}\n"

@@ -58,6 +58,8 @@ Every change is saved at once.
   **x** leaves an account out of mapping, or takes it back in (accounts only).
 - **/** searches the focused list (a product by its {product_id} or description);
   **f** cycles its filter: all, unmapped, suggested, mapped. **esc** clears the search.
+  **o** orders the vendor accounts by name or with the most licences first (the unmapped
+  ones with the most licences are the revenue to clear first).
 - Mouse: drag a row onto a row of the other list.
 
 Vendor rows: `= Acme` exact match, mapped automatically; `→ Acme` mapped by hand or by an
@@ -118,6 +120,8 @@ class MappingPanel(Widget):
                 tooltip="Leave the highlighted vendor account out of mapping, or take it back."),
         Binding("f", "cycle_filter", "Filter", id="mapping.filter",
                 tooltip="Show all, unmapped, suggested or mapped rows of the focused list."),
+        Binding("o", "order", "Order", id="mapping.order",
+                tooltip="Vendor rows by name, or the most licences first."),
         Binding("slash", "search", "Search", id="mapping.search", key_display="/",
                 tooltip="Type to narrow the focused list."),
         Binding("tab", "other_list", "Other list", id="mapping.next_list",
@@ -179,6 +183,7 @@ class MappingPanel(Widget):
         self.threshold = threshold
         """`A` accepts the open suggestions scoring at least this."""
         self.filters: dict[Side, Filter] = {"psa": "all", "vendor": "all"}
+        self.by_usage = False  # vendor rows: the most licences first (o), else by name
         self.carrying: tuple[Side, PsaEntry | VendorEntry] | None = None
         self.status = ""
         """The last thing done, shown under the lists when nothing is carried."""
@@ -283,6 +288,8 @@ class MappingPanel(Widget):
         label = Content(plain(entry.label))
         if entry.excluded and not entry.mapped:
             label = label.stylize(self._style("excluded"))
+        if self.by_usage:
+            label = Content.styled(f"{entry.usage:>6,.0f} ", self._style("detail")) + label
         return spread(label, mark, width, 45)
 
     def format_psa_row(self, entry: PsaEntry, width: int) -> Content:
@@ -323,7 +330,7 @@ class MappingPanel(Widget):
         if side == "psa":
             rows: list = self.board.psa_view(query, which)
         else:
-            rows = self.board.vendor_view(query, which)
+            rows = self.board.vendor_view(query, which, self.by_usage)
         self.list_for(side).set_rows(rows)
         # Fixed sizes (see the .tcss): a keystroke repaints these lines, it never lays out.
         self.query_one(f"#{side}-filter", Static).update(f"▾ {which} {len(rows)}", layout=False)
@@ -384,6 +391,10 @@ class MappingPanel(Widget):
         detail.update(Content(plain(first)).append("\n").append(plain(second)), layout=False)
 
     def _vendor_summary(self, entry: VendorEntry) -> str:
+        licences = f" · {entry.usage:,.0f} licences" if entry.usage else ""
+        return self._vendor_state_words(entry) + licences
+
+    def _vendor_state_words(self, entry: VendorEntry) -> str:
         if entry.mapped:
             names = ", ".join(self._psa_label(p) for p in sorted(entry.mapped))
             return f"mapped to {names} ({entry.method or 'manual'})"
@@ -523,7 +534,7 @@ class MappingPanel(Widget):
     # --- actions -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "exclude":
+        if action in ("exclude", "order"):  # services have no licences of their own
             return self.board.kind == "accounts"
         if action == "cancel":  # with nothing to cancel, esc is left to the screen (Back)
             focused = self.app.focused
@@ -641,6 +652,14 @@ class MappingPanel(Widget):
         order = PSA_FILTERS if side == "psa" else VENDOR_FILTERS
         self.filters[side] = order[(order.index(self.filters[side]) + 1) % len(order)]
         self._show_side(side)
+
+    def action_order(self) -> None:
+        self.by_usage = not self.by_usage
+        self.list_for("vendor").refresh_rows()  # drawn with their licences, or without
+        self._show_side("vendor")
+        order = "the most licences first (o: by name)" if self.by_usage else (
+            "by name (o: the most licences first)")  # fmt: skip
+        self._say(f"{self.vendor_noun}: {order}.")
 
     def action_search(self) -> None:
         # At once: the keys typed right after / are the search's (see MspTuiApp._on_key).

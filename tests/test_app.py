@@ -9,10 +9,19 @@ from textual.command import CommandList, CommandPalette
 from adapters.sandbox.mailprotector import VENDOR_KEY, gradient_token
 from msp_tui.app import MspTuiApp, NewDataLanded
 from msp_tui.context import Context
+from msp_tui.overview import integration_summaries
 from msp_tui.push.keys import new_partner_key
-from msp_tui.store.models import Integration, VendorAccount
+from msp_tui.store.models import (
+    AccountMapping,
+    Integration,
+    PsaCompany,
+    PsaConnection,
+    UsageCount,
+    VendorAccount,
+    VendorService,
+)
 from screens.help import HelpScreen
-from screens.home import Card, EmptyState
+from screens.home import Card, EmptyState, integration_card
 from serve_process import start_serve, stop_serve
 
 
@@ -48,6 +57,7 @@ async def test_home_lists_integrations_with_counts(ctx: Context) -> None:
         assert card.card.lines[0] == "Waiting for the first sync · last sync never"
         assert card.card.lines[1] == "Next: press s to sync"
         assert card.card.lines[2] == "3 accounts · 0 services · 3 unmapped"
+
         assert app.focused.card.key == "psa"  # no PSA yet: the first thing to do
         await pilot.press("down")
         assert app.focused is card
@@ -64,6 +74,26 @@ async def test_home_lists_integrations_with_counts(ctx: Context) -> None:
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
         await pilot.press("slash", *"mail")
         assert [c.card.key for c in app.screen.query(Card)] == ["connect:mailprotector"]
+
+
+def test_the_card_says_how_many_licences_sit_on_unmapped_accounts(ctx: Context) -> None:
+    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
+    service = VendorService.create(integration=spamtitan, external_id="t", name="Total Licenses")
+    company = PsaCompany.create(connection=PsaConnection.create(
+        name="cw", site="cw.example.com", company_identifier="msp", client_id="x"),
+        external_id=1, identifier="ACME", name="Acme")  # fmt: skip
+    for n, counts in enumerate([(5, 40), (700,), (12,), (3,)]):
+        account = VendorAccount.create(integration=spamtitan, external_id=str(n),
+                                       name=f"Customer {n}", excluded=n == 3)  # fmt: skip
+        for quantity in counts:  # the latest count is the one that counts
+            UsageCount.create(account=account, service=service, quantity=quantity)
+    AccountMapping.create(vendor_account=VendorAccount.get(external_id="2"), psa_company=company,
+                          method="manual", operator="tester")  # fmt: skip
+    [summary] = integration_summaries()
+    assert summary.unmapped_licences == 740  # 40 + 700: not the mapped one, not the excluded
+    assert integration_card(summary).lines[-1] == (
+        "4 accounts · 1 services · 2 unmapped, 740 licences"
+    )
 
 
 def test_every_binding_we_declare_has_an_id() -> None:

@@ -25,6 +25,7 @@ from msp_tui.store.models import (
     PsaConnection,
     PsaProduct,
     ServiceMapping,
+    UsageCount,
     VendorAccount,
     VendorService,
 )
@@ -648,3 +649,26 @@ def test_a_service_named_as_a_product_is_mapped_on_opening(ctx: Context) -> None
     again = load_service_board(spamtitan, "tester")
     assert service_pairs() == {("Spam Filter, Advanced", "SPAM-ADV")}
     assert [v.label for v in again.vendor if v.mapped] == ["Spam Filter, Advanced"]
+
+
+async def test_o_puts_the_accounts_with_the_most_licences_first(ctx: Context) -> None:
+    account_board()  # the store: companies, accounts, the exact match mapped
+    spamtitan = Integration.get(Integration.name == "spamtitan")
+    service = VendorService.create(integration=spamtitan, external_id="t", name="Total Licenses")
+    for name, quantity in [("Zen Freight", 250), ("Harbour Realty LLC", 40), ("Acme Dental", 9)]:
+        UsageCount.create(account=account_of(name), service=service, quantity=quantity)
+    app = PanelApp(read_account_board(spamtitan, "tester"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel, _, vendor = lists(app)
+        await pilot.press("right", "o")
+        assert [v.label for v in vendor.rows][:3] == ["Zen Freight", "Harbour Realty LLC",
+                                                      "Acme Dental"]  # fmt: skip
+        assert panel.format_vendor_row(vendor.rows[0], 60).plain.startswith("   250 Zen Freight")
+        assert "the most licences first" in str(panel.query_one("#mapping-status").content)
+        await pilot.press("home")
+        assert detail_of(panel).startswith("Zen Freight (")
+        assert "· 250 licences" in detail_of(panel)
+        await pilot.press("f")  # a filter keeps the order: unmapped, most licences first
+        assert [v.label for v in vendor.rows][:2] == ["Zen Freight", "Harbour Realty LLC"]
+        await pilot.press("o")  # and back to names
+        assert [v.label for v in vendor.rows] == sorted(v.label for v in vendor.rows)
