@@ -655,8 +655,10 @@ class MappingPanel(Widget):
 
     def action_order(self) -> None:
         self.by_usage = not self.by_usage
-        self.list_for("vendor").refresh_rows()  # drawn with their licences, or without
+        vendor = self.list_for("vendor")
+        vendor.refresh_rows()  # drawn with their licences, or without
         self._show_side("vendor")
+        vendor.move_cursor(0)  # the top of the new order, not the old row wherever it went
         order = "the most licences first (o: by name)" if self.by_usage else (
             "by name (o: the most licences first)")  # fmt: skip
         self._say(f"{self.vendor_noun}: {order}.")
