@@ -78,16 +78,18 @@ def account_board() -> MappingBoard:
     return load_account_board(spamtitan, "tester")
 
 
-def service_board() -> MappingBoard:
+PRODUCTS = [("ARCH-1Y", "Email archiving, one year"), ("SPAM-ADV", "Spam filter advanced"),
+            ("SPAM-STD", "Spam filter standard")]  # fmt: skip
+
+
+def service_board(products=PRODUCTS, services=("Archiving", "Total Licenses")) -> MappingBoard:
     connection = psa_connection()
-    products = [("ARCH-1Y", "Email archiving, one year"), ("SPAM-ADV", "Spam filter advanced"),
-                ("SPAM-STD", "Spam filter standard")]  # fmt: skip
     for n, (identifier, description) in enumerate(products):
         PsaProduct.create(connection=connection, external_id=n, identifier=identifier,
                           description=description)  # fmt: skip
     spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
-    for n, name in enumerate(["Archiving", "Total Licenses"]):
-        VendorService.create(integration=spamtitan, external_id=str(n), name=name)
+    for n, name in enumerate(services):
+        VendorService.create(integration=spamtitan, external_id=f"S{n}", name=name)
     return load_service_board(spamtitan, "tester")
 
 
@@ -628,16 +630,10 @@ def test_an_account_unmapped_while_matching_gets_its_suggestions(ctx: Context) -
 
 
 def test_a_service_named_as_a_product_is_mapped_on_opening(ctx: Context) -> None:
-    connection = psa_connection()
     products = [("SPAM-ADV", "Spam filter advanced"), ("ARCHIVING", "Email archiving, one year"),
                 ("ARCH-10Y", "Email archiving, ten years")]  # fmt: skip
-    for n, (identifier, description) in enumerate(products):
-        PsaProduct.create(connection=connection, external_id=n, identifier=identifier,
-                          description=description)  # fmt: skip
-    spamtitan = Integration.create(name="spamtitan", vendor="spamtitan", kind="pull")
-    for n, name in enumerate(["Spam Filter, Advanced", "archiving", "Total Licenses"]):
-        VendorService.create(integration=spamtitan, external_id=f"S{n}", name=name)
-    board = load_service_board(spamtitan, "tester")
+    board = service_board(products, ["Spam Filter, Advanced", "archiving", "Total Licenses"])
+    spamtitan = board.integration
     # The same words as a description, and the same as an identifier: mapped, and said so.
     assert service_pairs() == {("Spam Filter, Advanced", "SPAM-ADV"), ("archiving", "ARCHIVING")}
     by_name = {v.label: v for v in board.vendor}
