@@ -102,7 +102,10 @@ def main() -> None:
     parser.add_argument(
         "--by-variant", action="store_true", help="break ours down by variant (real: by kind)"
     )
-    parser.add_argument("--show-errors", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--show-errors", type=int, default=0, metavar="N",
+        help="print up to N of each: wrong autos, misses, right only as the top suggestion",
+    )  # fmt: skip
     args = parser.parse_args()
     for split in args.split or SPLITS:
         truth = {r["vendor_id"]: r["psa_id"] for r in read(DATA / f"{split}_truth.csv")}
@@ -135,7 +138,8 @@ def main() -> None:
             for vid, (decision, psa_id) in results["ours"].items():
                 t = truth[vid]
                 kind = ("wrong auto" if decision == "auto" and psa_id != t
-                        else "missed" if t and psa_id != t else None)  # fmt: skip
+                        else "missed" if t and psa_id != t
+                        else "suggested" if t and decision != "auto" else None)  # fmt: skip
                 if kind and shown[kind] < args.show_errors:
                     shown[kind] += 1
                     label = f" [{by_id[vid]['kind']}]" if "kind" in by_id[vid] else ""
