@@ -236,12 +236,14 @@ def build_parser() -> Parser:
         "match",
         "match vendor accounts to PSA companies from two CSV files",
         "Decide for each vendor account which PSA company it is: 'auto' (same name after"
-        " normalising legal forms, case and punctuation; the same domain; the one company whose"
-        " name is the vendor's followed by Holdings, Group and the like; or a near name that is"
+        " normalising legal forms, case and punctuation; the same domain; one name inside the"
+        " other when no other company or account could be meant; or a near name that is"
         " safe), 'suggested' (the best candidate, to confirm) or 'none'. Inputs are CSV with a"
         " header including id,name (a domain or website column is used when present). Output"
         " is CSV: vendor_id,psa_id,decision,score,reason (why: exact name, same domain,"
-        " leading part, near name; for a suggestion, why it is not mapped).",
+        " mapped before, leading part ('Cisco' for 'Cisco Systems, Inc.'), starts with company"
+        " name ('Goldman Sachs Group Inc' for 'Goldman Sachs'), name in domain ('amitydubai.ae'"
+        " for 'Amity University Dubai'), near name; for a suggestion, why it is not mapped).",
     )
     match.add_argument(
         "--vendor",
@@ -477,8 +479,9 @@ def build_parser() -> Parser:
         formatter_class=ExamplesFormatter,
         description="For integration NAME, map every unmapped, not excluded vendor account"
         " the matching engine is sure of: equal names, the same domain, a mapping made for"
-        " another integration (method 'exact'), and near names one typo apart with a clear"
-        " lead (method 'auto'). Weaker matches stay suggestions, to map with 'map account'"
+        " another integration (method 'exact'); one name inside the other when nothing else"
+        " could be meant, and near names one typo apart with a clear lead (method 'auto')."
+        " Weaker matches stay suggestions, to map with 'map account'"
         " or in the TUI. Prints what was mapped and what is left.",
         epilog="examples:\n"
         "  msp-tui map accounts spamtitan --auto --dry-run   # what would be mapped\n"

@@ -297,8 +297,9 @@ def cmd_map_accounts(ctx: Context, args: argparse.Namespace) -> int:
     integration = _integration(args.name, CommandError)
     if not PsaCompany.select().where(~PsaCompany.deleted).exists():
         raise CommandError("no PSA companies to map to yet: run msp-tui sync psa first")
-    # One transaction: opening the board saves the exact matches, then the near names are
-    # mapped; a dry run does all of it and rolls back, so it shows exactly what a run would do.
+    # One transaction: opening the board saves the exact matches, then the other automatic ones
+    # (a name inside the other, a near name) are mapped; a dry run does all of it and rolls
+    # back, so it shows exactly what a run would do.
     try:
         with writing(ctx.db):
             mapped_before = {
@@ -328,7 +329,7 @@ def cmd_map_accounts(ctx: Context, args: argparse.Namespace) -> int:
     say(
         f"{integration.name}: {len(made)} accounts"
         f" {'would be mapped' if args.dry_run else 'mapped now'} ({len(exact)} exact,"
-        f" {len(near)} near name); {counts.unmapped} still unmapped, {counts.suggested} of them"
+        f" {len(near)} automatic); {counts.unmapped} still unmapped, {counts.suggested} of them"
         f" with suggestions to review (msp-tui map account {integration.name} ..., or the TUI)"
         + ("; dry run, nothing saved" if args.dry_run else "")
     )

@@ -6,8 +6,10 @@ its own transaction, so Back, Cancel or a dropped SSH session never lose a mappi
 
 Accounts: each vendor account maps to at most one PSA company (many accounts may share one).
 Exact matches (equal names after normalising, the same domain, or a mapping made for another
-integration) are mapped when the board is first opened; near names are only suggested, with
-their scores, never applied silently (DESIGN.md). Services: many-to-many.
+integration) are mapped when the board is first opened; the engine's other matches (a name
+inside the other, a near name) are only suggested, with their scores and why, never applied
+silently (DESIGN.md); `msp-tui map accounts --auto` applies those it is sure of.
+Services: many-to-many.
 
 Opening the accounts board is two steps, so that a screen can show the lists at once: reading
 it (`read_account_board`, the lists and the saved mappings) and matching it
@@ -66,8 +68,8 @@ class VendorEntry:
     suggestions: list[tuple[int, float]] = field(default_factory=list)  # best first
     why: dict[int, str] = field(default_factory=dict)  # PSA id -> why it is suggested
     usage: float = 0.0  # the latest count of each of its services, added up (accounts)
-    # A near name the engine would map on its own; the board only suggests it, `msp-tui map
-    # accounts --auto` applies it (see `MappingBoard.accept_near_autos`).
+    # A match the engine would map on its own (a name inside the other, a near name); the board
+    # only suggests it, `msp-tui map accounts --auto` applies it (`MappingBoard.accept_near_autos`).
     near_auto: tuple[int, float] | None = None
 
     @property
@@ -303,7 +305,7 @@ class MappingBoard:
         return len(chosen)
 
     def accept_near_autos(self) -> list[VendorEntry]:
-        """Map the near names the engine decided on its own (one typo apart, a clear lead),
+        """Map the accounts the engine decided on its own (a name inside the other, a near name),
         method "auto"; the TUI leaves them as suggestions, the headless `map accounts --auto`
         applies them. Returns the entries mapped."""
         chosen = []
@@ -516,6 +518,7 @@ def find_account_matches(board: MappingBoard) -> AccountMatches:
 
     with board.lock:
         open_entries = [(v.id, v.label) for v in board.vendor if not v.mapped and not v.excluded]
+        others = [v.label for v in board.vendor if v.mapped]
     found = AccountMatches()
     if not open_entries or not board.psa:
         return found
@@ -523,11 +526,12 @@ def find_account_matches(board: MappingBoard) -> AccountMatches:
         [Party(str(id), label) for id, label in open_entries],
         board.matchable_psa(),
         prior=_prior_mappings(board.integration),
+        others=others,
     )
     for (vendor_id, _), decision in zip(open_entries, decisions, strict=True):
         if decision.decision == "auto" and decision.reason in AUTO_REASONS:
             found.exact.append((vendor_id, int(decision.psa_id), decision.score))
-        elif decision.decision == "auto":  # a near name: only ever a suggestion here
+        elif decision.decision == "auto":  # not an exact match: only ever a suggestion here
             top = (int(decision.psa_id), decision.score)
             found.suggestions[vendor_id] = [top]
             found.near_auto[vendor_id] = top

@@ -128,7 +128,7 @@ def test_map_accounts_auto_maps_exact_and_near_names(
     code, out, _ = run(db_path, capsys, "map", "accounts", "spamtitan", "--auto")
     assert code == 0
     assert out.splitlines() == [
-        "spamtitan: 0 accounts mapped now (0 exact, 0 near name); 2 still unmapped, 2 of them"
+        "spamtitan: 0 accounts mapped now (0 exact, 0 automatic); 2 still unmapped, 2 of them"
         " with suggestions to review (msp-tui map account spamtitan ..., or the TUI)"
     ]
     assert AccountMapping.select().count() == 2
@@ -145,7 +145,7 @@ def test_map_accounts_dry_run_saves_nothing(
     assert lines[1].startswith(
         "Would map Bluewater Logistic (g-2) -> Bluewater Logistics Inc (#1002): auto 9"
     )
-    assert lines[2].startswith("spamtitan: 2 accounts would be mapped (1 exact, 1 near name);")
+    assert lines[2].startswith("spamtitan: 2 accounts would be mapped (1 exact, 1 automatic);")
     assert lines[2].endswith("; dry run, nothing saved")
     # Not even the exact matches that opening the board saves, nor their audit events.
     assert AccountMapping.select().count() == 0

@@ -15,13 +15,14 @@ from msp_tui.matching.normalize import normalize_name, registrable_domain
     [
         ("COOP", "coop"),  # a legal word alone is the name, not nothing
         ("The Company", "company"),
-        ("Procter & Gamble Company (The)", "procter and gamble"),
-        ("PROCTER AND GAMBLE CO.", "procter and gamble"),
+        ("Procter & Gamble Company (The)", "procter gamble"),
+        ("PROCTER AND GAMBLE CO.", "procter gamble"),
+        ("procter-gamble.com", "procter gamble"),
         ("AB Volvo", "volvo"),
         ("Data AS", "data"),
         ("Müller GmbH & Co. KG", "muller"),  # several legal words, stripped until stable
         ("Nestlé S.A.", "nestle"),
-        ("O'Brien & Sons, L.L.C.", "obrien and sons"),
+        ("O'Brien & Sons, L.L.C.", "obrien sons"),
         ("Smith & Co", "smith"),
         ("Acme Intl Inc", "acme international"),
         ("Acme Corpration", "acme"),  # a mistyped long legal word
@@ -76,14 +77,50 @@ def why(vendors: list[Party], psa: list[Party]) -> dict[str, tuple[str, str | No
     return {d.vendor_id: (d.decision, d.psa_id, d.reason) for d in match_accounts(vendors, psa)}
 
 
-def test_a_unique_leading_part_of_a_group_name_is_auto_and_says_why() -> None:
+def test_a_unique_leading_part_is_auto_and_says_why() -> None:
     psa = [Party("1", "Nexon Holdings, Inc."), Party("2", "Sandvik Group plc"),
-           Party("3", "Gallagher Realty")]  # fmt: skip
-    got = why([Party("a", "NEXON"), Party("b", "sandvik.se"), Party("c", "Gallagher")], psa)
+           Party("3", "Gallagher Realty"), Party("4", "Kilroy Realty Corp")]  # fmt: skip
+    vendors = [Party("a", "NEXON"), Party("b", "sandvik.se"), Party("c", "Gallagher"),
+               Party("d", "Kilroy"), Party("e", "Kilroy Studios")]  # fmt: skip
+    got = why(vendors, psa)
     assert got["a"] == ("auto", "1", "leading part")
     assert got["b"] == ("auto", "2", "leading part")  # a bare domain names its company
-    # Another line of business is another company: a suggestion, with its reason.
-    assert got["c"] == ("suggested", "3", "leading part")
+    assert got["c"] == ("auto", "3", "leading part")  # no other company or account has it
+    # Two accounts start with "Kilroy": which is the PSA's? A suggestion, with its reason.
+    assert got["d"] == ("suggested", "4", "leading part")
+
+
+def test_a_company_name_inside_a_longer_vendor_name_is_auto_only_when_unique() -> None:
+    psa = [Party("1", "Goldman Sachs"), Party("2", "Pfizer"), Party("3", "Digital"),
+           Party("4", "Digital Turbine"), Party("5", "First Solar Inc"),
+           Party("6", "Target")]  # fmt: skip
+    vendors = [Party("a", "GOLDMAN SACHS GROUP INC"), Party("b", "PFIZER INC"),
+               Party("c", "Pfizer Manufacturing Belgium"), Party("d", "Digital Realty Trust"),
+               Party("e", "FIRST SOLAR FE HOLDINGS PTE. LTD."),
+               Party("f", "Target 63 Holdings")]  # fmt: skip
+    got = why(vendors, psa)
+    assert got["a"] == ("auto", "1", "starts with company name")
+    assert got["b"] == ("auto", "2", "exact name")
+    assert got["c"][0] == "suggested"  # "Pfizer" has an account of its own
+    assert got["d"][0] == "suggested"  # "Digital" or "Digital Turbine"?
+    assert got["e"][0] == "suggested"  # a Singapore entity, not the Inc.
+    assert got["f"][0] == "suggested"  # numbers make another entity
+
+
+def test_a_domain_written_with_the_company_words_is_auto_and_initials_are_not() -> None:
+    psa = [Party("1", "Amity University Dubai"), Party("2", "Nibras Dubai Trading"),
+           Party("3", "Oberschule Deegfeld"), Party("4", "Automatic Data Processing"),
+           Party("5", "Alaska Air"), Party("6", "Nibras International School Dubai")]  # fmt: skip
+    vendors = [Party("a", "amitydubai.ae"), Party("b", "nisdubai.ae"),
+               Party("c", "deegfeld.net"), Party("d", "adp.com"), Party("e", "alaska.edu"),
+               Party("f", "ALASKA AIR GROUP, INC.")]  # fmt: skip
+    got = why(vendors, psa)
+    assert got["a"] == ("auto", "1", "name in domain")
+    assert got["b"] == ("auto", "6", "name in domain")  # initials and a word
+    assert got["c"] == ("auto", "3", "name in domain")
+    assert got["d"] == ("suggested", "4", "initials")
+    assert got["e"][0] != "auto"  # "Alaska Air Group" is the Alaska Air of the PSA
+    assert got["f"] == ("auto", "5", "starts with company name")
 
 
 def test_a_leading_part_is_never_auto_when_it_could_be_another_company() -> None:

@@ -21,7 +21,7 @@ the scorer and the thresholds below were chosen.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -30,6 +30,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from msp_tui.matching.containment import (
+    company_leads,
+    domain_spells,
+    group_extension,
+    leading_parts,
+    vendor_leads,
+)
 from msp_tui.matching.normalize import (
     NormalName,
     normalize_name,
@@ -99,21 +106,11 @@ class _Auto:
 
 
 _STRENGTH = {"mapped before": 4, "exact name": 3, "same domain": 2, "leading part": 1,
-             "near name": 1}  # fmt: skip
+             "starts with company name": 1, "name in domain": 1, "near name": 1}  # fmt: skip
 # Why a company is suggested when an equal name was not enough to map it.
 _TIE_REASONS = ("same name, several companies", "same name, another legal form",
                 "shares its name with a longer one")  # fmt: skip
 _STOPWORDS = {"and", "of", "the"}
-# Words that name a company's place in its group, not another line of business: "Nexon" may
-# be "Nexon Holdings", but "Nexon Realty" is another business.
-GROUP_WORDS = frozenset({"holdings", "holding", "group", "international", "global", "worldwide",
-                         "enterprises", "companies", "industries", "company", "co"})  # fmt: skip
-
-
-def _group_extension(short: NormalName, long: NormalName) -> bool:
-    """`long` is `short` followed by group words only ("Otsuka" -> "Otsuka Holdings")."""
-    extra = long.tokens[len(short.tokens) :]
-    return bool(extra) and long.key.startswith(short.key + " ") and GROUP_WORDS.issuperset(extra)
 
 
 def _index(items: Iterable[tuple[str | None, int]]) -> dict[str, list[int]]:
@@ -184,6 +181,7 @@ class _Prepared:
     by_first: dict[str, list[int]] = field(default_factory=dict)
     by_prefix: dict[str, list[int]] = field(default_factory=dict)  # leading words -> longer
     by_initials: dict[str, list[int]] = field(default_factory=dict)  # "adp" -> Automatic Data P.
+    by_word: dict[str, list[int]] = field(default_factory=dict)  # every word of every name
 
 
 def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
@@ -203,6 +201,7 @@ def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
         (" ".join(n.tokens[:k]), i) for i, n in enumerate(names) for k in range(1, len(n.tokens))
     )
     prepared.by_initials = _index((_initials(n), i) for i, n in enumerate(names))
+    prepared.by_word = _index((w, i) for i, n in enumerate(names) for w in set(n.tokens))
     return prepared
 
 
@@ -244,7 +243,7 @@ def _strong_evidence(
             return None, [pick], _TIE_REASONS[1]
         bare = v.full_squash == v.squash  # "Otsuka Corporation" says which; "Otsuka" does not
         longer = [i for i in psa.by_prefix.get(v.key, ())
-                  if bare and i != pick and _group_extension(v, psa.names[i])]  # fmt: skip
+                  if bare and i != pick and group_extension(v, psa.names[i])]  # fmt: skip
         if longer:  # "Otsuka": "Otsuka Corporation" or "Otsuka Holdings"?
             return None, [pick, *sorted(longer)[:3]], _TIE_REASONS[2]
         return _Auto(pick, 100.0, _STRENGTH["exact name"], "exact name"), [], ""
@@ -254,18 +253,21 @@ def _strong_evidence(
     return None, [], ""
 
 
-def _leading_part(v: NormalName, psa: _Prepared) -> int | None:
-    """The one PSA company whose name is the vendor's followed by group words ("Nexon" ->
-    "Nexon Holdings, Inc."), when no company has the vendor's name itself, no other starts
-    with it, and the vendor gives a bare name: "Nexon Inc" is a whole legal name, and not
-    the holding's."""
-    if v.legal or v.full_squash != v.squash or len(v.squash) < 4:
+def _contained(v: NormalName, psa: _Prepared, vendor_leading: Counter[str]) -> _Auto | None:
+    """An automatic decision from one name inside the other (`msp_tui.matching.containment`),
+    scored by how much of the longer name the shorter one is."""
+    pick = vendor_leads(v, psa.names, psa.by_prefix, vendor_leading)
+    reason = "leading part"
+    if pick is None and not psa.by_prefix.get(v.key):
+        pick = company_leads(v, psa.names, psa.by_key, psa.by_prefix, vendor_leading)
+        reason = "starts with company name"
+    if pick is None:
+        pick = domain_spells(v, psa.names, psa.by_word, psa.by_initials, vendor_leading)
+        reason = "name in domain"
+    if pick is None:
         return None
-    longer = set(psa.by_prefix.get(v.key, ()))
-    if len(longer) != 1 or v.key in psa.by_key or v.squash in psa.by_squash:
-        return None
-    pick = longer.pop()
-    return pick if _group_extension(v, psa.names[pick]) else None
+    short, long = sorted((len(v.key), len(psa.names[pick].key)))
+    return _Auto(pick, max(round(100 * short / long, 1), 50.0), _STRENGTH[reason], reason)
 
 
 @dataclass(frozen=True)
@@ -288,12 +290,15 @@ def match_accounts(
     psa: Sequence[Party] | PreparedPsa,
     prior: Iterable[tuple[str, str]] = (),
     config: MatchConfig = DEFAULT_CONFIG,
+    others: Iterable[str] = (),
 ) -> list[MatchDecision]:
     """Decide, for every vendor account, which PSA company it is (see the module docstring).
 
     `psa` is the PSA companies, or them prepared by `prepare_psa`. `prior` pairs (vendor
     account name, PSA company id) from mappings already made for other integrations; a PSA id
-    not in `psa` is ignored.
+    not in `psa` is ignored. `others` names the integration's vendor accounts not decided
+    here (those already mapped): a name inside another is only mapped when no other account
+    shares its leading words (see `msp_tui.matching.containment`).
     """
     ready = psa if isinstance(psa, PreparedPsa) else prepare_psa(psa)
     psa, prepared, psa_index = ready.parties, ready.prepared, ready.index
@@ -301,16 +306,14 @@ def match_accounts(
         normalize_name(name).key: psa_index[pid] for name, pid in prior if pid in psa_index
     }
     vnames = [normalize_name(v.name) for v in vendors]
+    vendor_leading = leading_parts([*vnames, *(normalize_name(n) for n in others)])
 
     autos: dict[int, _Auto] = {}
     ties: dict[int, tuple[list[int], str]] = {}
     for vi, (vendor, vname) in enumerate(zip(vendors, vnames, strict=True)):
         auto, tied, why = _strong_evidence(vname, vendor, prepared, prior_index)
         if auto is None and not tied and vname.key:
-            pick = _leading_part(vname, prepared)
-            if pick is not None:
-                score = round(100 * len(vname.key) / len(prepared.names[pick].key), 1)
-                auto = _Auto(pick, max(score, 50.0), _STRENGTH["leading part"], "leading part")
+            auto = _contained(vname, prepared, vendor_leading)
         if auto is not None:
             autos[vi] = auto
         elif tied:

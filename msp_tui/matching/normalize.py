@@ -1,7 +1,7 @@
 """Company names reduced to what identifies the company, for matching.
 
 "The Procter & Gamble Company", "PROCTER AND GAMBLE CO." and "procter-gamble.com" all become
-the key "procter and gamble". Steps, in order:
+the key "procter gamble". Steps, in order:
 
 1. Unicode: casefold, strip accents, map letters NFKD leaves alone (ø, ß, æ, ł ...).
 2. Domain-style names (`www.acme-corp.co.uk`, `https://acme.com/`, `admin@acme.com`) become their
@@ -9,7 +9,8 @@ the key "procter and gamble". Steps, in order:
    suffix list (publicsuffixlist, shipped offline) knows `co.uk` from `com` and `E.ON` from a
    domain.
 3. `&` and `+` become "and"; apostrophes and dots inside words vanish (`S.A.` -> "sa",
-   `O'Brien` -> "obrien"); other punctuation separates words.
+   `O'Brien` -> "obrien"); other punctuation separates words. "and" then goes from a name of
+   more than one word: people write it, "&" or nothing ("Host Hotels Resorts").
 4. A leading or trailing "the" goes ("Procter & Gamble Company (The)").
 5. Common business abbreviations take one spelling ("Intl" and "International" ->
    "international", "Technologies" and "Tech" -> "tech").
@@ -51,7 +52,7 @@ _SPELLED_OUT = {
     ("societe", "anonyme"): "sa", ("societa", "per", "azioni"): "spa",
     ("naamloze", "vennootschap"): "nv", ("besloten", "vennootschap"): "bv",
 }  # fmt: skip
-_EXTRA_LEGAL_SUFFIXES = {("pjsc",), ("jsc",), ("gmbh", "and", "co", "kg"), ("pty",), ("llc", "ltd")}
+_EXTRA_LEGAL_SUFFIXES = {("pjsc",), ("jsc",), ("gmbh", "co", "kg"), ("pty",), ("llc", "ltd")}
 _EXTRA_LEGAL_SUFFIXES |= set(_SPELLED_OUT)
 
 # One spelling for words businesses abbreviate. Keys and values are normalised tokens.
@@ -168,12 +169,16 @@ def _strip_legal(tokens: list[str]) -> list[str]:
 # "Group") say nothing either way.
 LEGAL_KINDS = {
     "inc": "inc", "incorporated": "inc", "corp": "inc", "corporation": "inc",
-    "ltd": "ltd", "limited": "ltd", "plc": "ltd", "pty": "ltd",
-    "llc": "llc", "llp": "llp", "lp": "lp",
+    "ltd": "ltd", "limited": "ltd", "plc": "ltd", "llc": "llc", "llp": "llp", "lp": "lp",
     "gmbh": "gmbh", "ag": "ag", "aktiengesellschaft": "ag", "kg": "kg", "se": "se",
-    "sa": "sa", "sas": "sas", "sarl": "sarl", "spa": "spa", "srl": "srl",
-    "nv": "nv", "bv": "bv", "oy": "oy", "oyj": "oy", "asa": "asa", "kk": "kk", "pte": "pte",
+    "sa": "sa", "sas": "sas", "sarl": "sarl", "spa": "spa", "srl": "srl", "sl": "sl",
+    "nv": "nv", "bv": "bv", "oy": "oy", "oyj": "oy", "ab": "ab", "as": "as", "asa": "asa",
+    "aps": "aps", "kk": "kk", "pte": "pte", "pty": "pty", "sro": "sro", "kft": "kft",
+    "sia": "sia", "lda": "lda", "bhd": "bhd", "tbk": "tbk", "fzco": "fz", "fzc": "fz", "fze": "fz",
 }  # fmt: skip
+# Kinds of one country's law ("Pty", "GmbH", "S.R.O."): such a name is one entity in one
+# country, while a name with no legal form at all may be any of the group's.
+NATIONAL_KINDS = frozenset(LEGAL_KINDS.values()) - {"inc", "ltd", "llc", "llp", "lp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +186,8 @@ class NormalName:
     """A name ready for matching; `original` is kept for display."""
 
     original: str
-    key: str  # words that identify the company, legal forms removed: "procter and gamble"
-    squash: str  # the key without spaces: "procterandgamble"
+    key: str  # words that identify the company, legal forms removed: "procter gamble"
+    squash: str  # the key without spaces: "proctergamble"
     full_squash: str  # before legal forms were removed, without spaces: "acmecorp"
     domain: str | None  # the registrable domain when the name is domain-shaped
     legal: frozenset[str] = frozenset()  # the kinds of legal form removed (`LEGAL_KINDS`)
@@ -203,6 +208,8 @@ def normalize_name(name: str) -> NormalName:
         del tokens[0]
     if len(tokens) > 1 and tokens[-1] == "the":
         del tokens[-1]
+    if len(tokens) > 1:  # "Orient Paper & Industries" is "Orient Paper Industries"
+        tokens = [t for t in tokens if t != "and"] or tokens
     full_squash = "".join(tokens)
     removed = Counter(tokens)
     tokens = _strip_legal(tokens)
@@ -215,6 +222,9 @@ def normalize_name(name: str) -> NormalName:
 
 
 def other_entity(a: NormalName, b: NormalName) -> bool:
-    """Both names carry a legal form and the forms are of different kinds ("Pfizer Inc." and
-    "Pfizer Limited"): two entities, however alike the rest."""
-    return bool(a.legal and b.legal and a.legal.isdisjoint(b.legal))
+    """Two entities, however alike the rest: both names carry a legal form and the forms are
+    of different kinds ("Pfizer Inc." and "Pfizer Limited"), or one carries a form of one
+    country's law and the other none ("Dominion Energy SA" and "Dominion Energy")."""
+    if a.legal and b.legal:
+        return a.legal.isdisjoint(b.legal)
+    return not NATIONAL_KINDS.isdisjoint(a.legal or b.legal)

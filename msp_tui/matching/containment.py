@@ -1,0 +1,162 @@
+"""One name inside the other: "Cisco" and "CISCO SYSTEMS, INC.", "GOLDMAN SACHS GROUP INC" and
+"Goldman Sachs", "bournemouth.ac.uk" and "Bournemouth University".
+
+Containment is how vendor consoles and PSAs most often differ (one keeps the legal name, the
+other what people say), and how wrong maps are most often made: "PFIZER MANUFACTURING BELGIUM"
+starts with "Pfizer" too. So it maps only when nothing else could be meant, on both sides:
+
+- one PSA company, and only one, is in the relation with the vendor account, and no other PSA
+  company starts with the shorter name ("Digital" beside "Digital Turbine" settles nothing);
+- no other vendor account of the run starts with the shorter name (accounts "Pfizer" and
+  "Pfizer Manufacturing Belgium": which one is the PSA's "Pfizer"?);
+- the words added are few (at most three) and carry no numbers ("Target 63 GmbH");
+- the legal forms agree (`other_entity`), and a name with a legal form is whole: "Nexon Inc"
+  is not "Nexon Holdings", though "Nexon" may be.
+
+bench/match_quality.py measures these rules on real names (bench/README.md, "Matching").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from msp_tui.matching.normalize import NormalName, other_entity
+
+# Words that name a company's place in its group, not another line of business: "Nexon" may
+# be "Nexon Holdings" even when another account starts with "Nexon".
+GROUP_WORDS = frozenset({"holdings", "holding", "group", "international", "global", "worldwide",
+                         "enterprises", "companies", "industries", "company", "co"})  # fmt: skip
+MAX_ADDED_WORDS = 3
+_DIGIT = re.compile(r"\d")
+
+
+def leading_parts(names: Iterable[NormalName]) -> Counter[str]:
+    """How many of `names` start with each run of leading words (a whole key counts too):
+    "acme dental east" counts for "acme", "acme dental" and "acme dental east"."""
+    counts: Counter[str] = Counter()
+    for name in names:
+        words = name.tokens
+        counts.update(" ".join(words[:k]) for k in range(1, len(words) + 1))
+    return counts
+
+
+def group_extension(short: NormalName, long: NormalName) -> bool:
+    """`long` is `short` followed by group words only ("Otsuka" -> "Otsuka Holdings")."""
+    extra = long.tokens[len(short.tokens) :]
+    return bool(extra) and long.key.startswith(short.key + " ") and GROUP_WORDS.issuperset(extra)
+
+
+def _few_plain_words(words: Sequence[str]) -> bool:
+    return 0 < len(words) <= MAX_ADDED_WORDS and not any(_DIGIT.search(w) for w in words)
+
+
+def vendor_leads(
+    v: NormalName,
+    psa_names: Sequence[NormalName],
+    by_prefix: Mapping[str, list[int]],
+    vendor_leading: Counter[str],
+) -> int | None:
+    """The one PSA company whose name is the vendor's followed by a few words ("Cisco" ->
+    "CISCO SYSTEMS, INC.", "aalto.fi" -> "Aalto University"). The caller has made sure no
+    company has the vendor's name itself. The vendor's name must be bare: "Nexon Inc" is a
+    whole legal name, and not the holding's."""
+    if v.legal or v.full_squash != v.squash or len(v.squash) < 4:
+        return None
+    longer = set(by_prefix.get(v.key, ()))
+    if len(longer) != 1:
+        return None
+    pick = longer.pop()
+    p = psa_names[pick]
+    if group_extension(v, p):
+        return pick
+    added = p.tokens[len(v.tokens) :]
+    alone = vendor_leading[v.key] <= 1
+    return pick if alone and _few_plain_words(added) and not other_entity(v, p) else None
+
+
+def company_leads(
+    v: NormalName,
+    psa_names: Sequence[NormalName],
+    by_key: Mapping[str, list[int]],
+    by_prefix: Mapping[str, list[int]],
+    vendor_leading: Counter[str],
+) -> int | None:
+    """The one PSA company whose whole name is the vendor's followed by a few words
+    ("GOLDMAN SACHS GROUP INC" -> "Goldman Sachs"). The caller has made sure no company has
+    the vendor's name itself, or starts with it."""
+    words = v.tokens
+    found = {i for k in range(1, len(words)) for i in by_key.get(" ".join(words[:k]), ())}
+    if len(found) != 1:
+        return None
+    pick = found.pop()
+    p = psa_names[pick]
+    if (
+        len(p.squash) < 3
+        or by_prefix.get(p.key)  # "Digital" beside "Digital Turbine"
+        or vendor_leading[p.key] > 1  # accounts "Pfizer" and "Pfizer Manufacturing Belgium"
+        or not _few_plain_words(words[len(p.tokens) :])
+        or other_entity(v, p)
+    ):
+        return None
+    return pick
+
+
+# Small words a domain leaves out ("University of Strasbourg" -> "unistrasbourg").
+_SMALL_WORDS = frozenset({"a", "and", "at", "da", "das", "de", "del", "der", "des", "di", "do",
+                          "dos", "du", "e", "et", "for", "fur", "in", "la", "le", "of", "the",
+                          "y"})  # fmt: skip
+
+
+def _spells(label: str, words: Sequence[str]) -> bool:
+    """`label` is written with `words`, in order, in one of two ways: whole words, some left
+    out ("amitydubai": "amity university dubai"); or every word but small ones, each whole or
+    by its first letter, a word of four letters or more whole ("nisdubai": "nibras
+    international school dubai", "bracu": "brac university")."""
+
+    def whole(at: int, i: int) -> bool:
+        if at == len(label):
+            return True
+        return any(label.startswith(w, at) and whole(at + len(w), j + 1)
+                   for j, w in enumerate(words[i:], i))  # fmt: skip
+
+    def mixed(at: int, i: int, long_word: bool) -> bool:
+        if i == len(words):
+            return at == len(label) and long_word
+        word = words[i]
+        if word in _SMALL_WORDS and mixed(at, i + 1, long_word):
+            return True
+        if label.startswith(word, at) and mixed(at + len(word), i + 1, long_word or len(word) > 3):
+            return True
+        return at < len(label) and label[at] == word[0] and mixed(at + 1, i + 1, long_word)
+
+    return whole(0, 0) or mixed(0, 0, False)
+
+
+def domain_spells(
+    v: NormalName,
+    psa_names: Sequence[NormalName],
+    by_word: Mapping[str, list[int]],
+    by_initials: Mapping[str, list[int]],
+    vendor_leading: Counter[str],
+) -> int | None:
+    """The one PSA company whose words write the vendor's domain label (`_spells`):
+    "amitydubai.ae" -> "Amity University Dubai", "deegfeld.net" -> "Oberschule Deegfeld",
+    "nisdubai.ae" -> "Nibras International School Dubai". Initials alone ("adp.com", "ina.cr") never
+    map: too many companies share them. The label must be five letters or more, no other
+    company may have it as initials, and no other vendor account starts with the company's
+    name ("alaska.edu" beside "Alaska Air Group")."""
+    label = v.squash
+    if not v.domain or len(label) < 5 or by_initials.get(label):
+        return None
+    candidates = {i for a in range(len(label) - 3) for b in range(a + 4, len(label) + 1)
+                  for i in by_word.get(label[a:b], ())}  # fmt: skip
+    found = [i for i in candidates if _spells(label, psa_names[i].tokens)]
+    if len(found) != 1:
+        return None
+    pick = found[0]
+    p = psa_names[pick]
+    if vendor_leading[p.key] or other_entity(v, p):
+        return None
+    return pick
