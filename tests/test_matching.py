@@ -198,7 +198,7 @@ def test_same_domain_maps_and_shared_mail_domains_do_not() -> None:
         Party("2", "Contoso Pharmaceuticals", "gmail.com"),
     ]
     got = decide(
-        [Party("a", "NW Traders", "northwind.co.uk"), Party("b", "Contoso Pharma", "gmail.com")],
+        [Party("a", "NW Traders", "northwind.co.uk"), Party("b", "Contoso Dental", "gmail.com")],
         psa,
     )
     assert got["a"] == ("auto", "1")
@@ -297,3 +297,17 @@ def test_match_input_errors_exit_2_naming_file_and_row(
     assert err.count("\n") == 1
     assert expected in err
     assert not out.exists()
+
+
+def test_a_name_with_words_cut_short_is_auto_when_one_company_fits() -> None:
+    psa = [Party("1", "AGIOS PHARMACEUTICALS, INC."), Party("2", "Marriott International Inc"),
+           Party("3", "Sun Pharmaceutical Industries"),
+           Party("4", "Sun Pharmacy")]  # fmt: skip
+    vendors = [Party("a", "Agios Pharm"), Party("b", "MARRIOTT INT"), Party("c", "Sun Pharma")]
+    got = why(vendors, psa)
+    assert got["a"] == ("auto", "1", "shortened name")
+    assert got["b"] == ("auto", "2", "shortened name")
+    assert got["c"][0] == "suggested"  # "Sun Pharma": the industries or the pharmacy?
+    # Two accounts cut to the same company: neither is mapped on its own.
+    got = why([Party("a", "Agios Pharm"), Party("b", "Agios Pharmaceut")], psa)
+    assert got["a"][0] == got["b"][0] == "suggested"

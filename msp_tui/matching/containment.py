@@ -61,7 +61,8 @@ def vendor_leads(
     """The one PSA company whose name is the vendor's followed by a few words ("Cisco" ->
     "CISCO SYSTEMS, INC.", "aalto.fi" -> "Aalto University"). The caller has made sure no
     company has the vendor's name itself. The vendor's name must be bare: "Nexon Inc" is a
-    whole legal name, and not the holding's."""
+    whole legal name, and not the holding's (and "SUN MOBILITY PTE. LTD." is not "Sun
+    Mobility EV Infra Private Limited")."""
     if v.legal or v.full_squash != v.squash or len(v.squash) < 4:
         return None
     longer = set(by_prefix.get(v.key, ()))
@@ -98,6 +99,56 @@ def company_leads(
         or vendor_leading[p.key] > 1  # accounts "Pfizer" and "Pfizer Manufacturing Belgium"
         or not _few_plain_words(words[len(p.tokens) :])
         or other_entity(v, p)
+    ):
+        return None
+    return pick
+
+
+def _cut_short(short: Sequence[str], long: Sequence[str]) -> bool | None:
+    """`short` is `long`'s leading words with some after the first cut short, three letters
+    or more ("sun pharma" of "sun pharmaceutical industries"): True; the leading words
+    exactly: False; neither: None."""
+    if len(short) > len(long) or short[0] != long[0]:
+        return None
+    cut = False
+    for part, word in zip(short[1:], long[1:], strict=False):
+        if part != word:
+            if len(part) < 3 or not word.startswith(part) or _DIGIT.search(part):
+                return None
+            cut = True
+    return cut
+
+
+def shortened(
+    v: NormalName,
+    psa_names: Sequence[NormalName],
+    by_first: Mapping[str, list[int]],
+    vendor_leading: Counter[str],
+) -> int | None:
+    """The one PSA company that is the vendor's name with words cut short, or the other way
+    round ("Agios Pharm" and "AGIOS PHARMACEUTICALS, INC.", "Marriott Int" and "MARRIOTT
+    INTERNATIONAL INC"), a few words added at most, under the rules of the others: no other
+    company in either relation, the legal forms agree, a shorter name with a legal form has
+    nothing added. The caller makes sure no other vendor account of the run claims it."""
+    words = v.tokens
+    same_first = by_first.get(words[0], ())
+    if len(same_first) > 200:  # "First ...", "University ...": too common to settle anything
+        return None
+    found = []
+    for i in same_first:
+        p = psa_names[i]
+        if (vendor_short := _cut_short(words, p.tokens)) is not None:
+            found.append((i, vendor_short, v, p))
+        elif (psa_short := _cut_short(p.tokens, words)) is not None:
+            found.append((i, psa_short, p, v))
+    if len(found) != 1 or not found[0][1]:
+        return None
+    pick, _, short, long = found[0]
+    added = long.tokens[len(short.tokens) :]
+    if added and (short.legal or not _few_plain_words(added)):
+        return None
+    if vendor_leading[psa_names[pick].key] > (psa_names[pick].key == v.key) or other_entity(
+        v, psa_names[pick]
     ):
         return None
     return pick
@@ -140,23 +191,28 @@ def domain_spells(
     by_word: Mapping[str, list[int]],
     by_initials: Mapping[str, list[int]],
     vendor_leading: Counter[str],
-) -> int | None:
-    """The one PSA company whose words write the vendor's domain label (`_spells`):
-    "amitydubai.ae" -> "Amity University Dubai", "deegfeld.net" -> "Oberschule Deegfeld",
-    "nisdubai.ae" -> "Nibras International School Dubai". Initials alone ("adp.com", "ina.cr") never
-    map: too many companies share them. The label must be five letters or more, no other
-    company may have it as initials, and no other vendor account starts with the company's
-    name ("alaska.edu" beside "Alaska Air Group")."""
+) -> tuple[int, str] | None:
+    """The one PSA company whose words write the vendor's domain label, and how: "name in
+    domain" (`_spells`: "amitydubai.ae" -> "Amity University Dubai", "deegfeld.net" ->
+    "Oberschule Deegfeld", "nisdubai.ae" -> "Nibras International School Dubai"), a label of
+    five letters or more; or "initials", four letters or more ("nmsu.edu" -> "New Mexico State
+    University"): three ("adp.com", "usp.ac.id") are shared by too many companies. No other
+    company may be written by the label either way, and no other vendor account may start with
+    the company's name ("alaska.edu" beside "Alaska Air Group")."""
     label = v.squash
-    if not v.domain or len(label) < 5 or by_initials.get(label):
+    if not v.domain or len(label) < 4:
         return None
-    candidates = {i for a in range(len(label) - 3) for b in range(a + 4, len(label) + 1)
-                  for i in by_word.get(label[a:b], ())}  # fmt: skip
-    found = [i for i in candidates if _spells(label, psa_names[i].tokens)]
+    initials = set(by_initials.get(label, ()))
+    spelled = set()
+    if len(label) >= 5:
+        candidates = {i for a in range(len(label) - 3) for b in range(a + 4, len(label) + 1)
+                      for i in by_word.get(label[a:b], ())}  # fmt: skip
+        spelled = {i for i in candidates if _spells(label, psa_names[i].tokens)}
+    found = spelled | initials
     if len(found) != 1:
         return None
-    pick = found[0]
+    pick = found.pop()
     p = psa_names[pick]
     if vendor_leading[p.key] or other_entity(v, p):
         return None
-    return pick
+    return pick, "name in domain" if spelled else "initials"

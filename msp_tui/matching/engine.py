@@ -35,6 +35,7 @@ from msp_tui.matching.containment import (
     domain_spells,
     group_extension,
     leading_parts,
+    shortened,
     vendor_leads,
 )
 from msp_tui.matching.normalize import (
@@ -106,7 +107,8 @@ class _Auto:
 
 
 _STRENGTH = {"mapped before": 4, "exact name": 3, "same domain": 2, "leading part": 1,
-             "starts with company name": 1, "name in domain": 1, "near name": 1}  # fmt: skip
+             "starts with company name": 1, "name in domain": 1, "initials": 1,
+             "shortened name": 1, "near name": 1}  # fmt: skip
 # Why a company is suggested when an equal name was not enough to map it.
 _TIE_REASONS = ("same name, several companies", "same name, another legal form",
                 "shares its name with a longer one")  # fmt: skip
@@ -262,8 +264,9 @@ def _contained(v: NormalName, psa: _Prepared, vendor_leading: Counter[str]) -> _
         pick = company_leads(v, psa.names, psa.by_key, psa.by_prefix, vendor_leading)
         reason = "starts with company name"
     if pick is None:
-        pick = domain_spells(v, psa.names, psa.by_word, psa.by_initials, vendor_leading)
-        reason = "name in domain"
+        pick, reason = domain_spells(
+            v, psa.names, psa.by_word, psa.by_initials, vendor_leading
+        ) or (None, "")
     if pick is None:
         return None
     short, long = sorted((len(v.key), len(psa.names[pick].key)))
@@ -310,14 +313,25 @@ def match_accounts(
 
     autos: dict[int, _Auto] = {}
     ties: dict[int, tuple[list[int], str]] = {}
+    cut_short: dict[int, int] = {}  # vendor row -> the one company it is, words cut short
     for vi, (vendor, vname) in enumerate(zip(vendors, vnames, strict=True)):
         auto, tied, why = _strong_evidence(vname, vendor, prepared, prior_index)
         if auto is None and not tied and vname.key:
             auto = _contained(vname, prepared, vendor_leading)
+            if auto is None:
+                pick = shortened(vname, prepared.names, prepared.by_first, vendor_leading)
+                if pick is not None:
+                    cut_short[vi] = pick
         if auto is not None:
             autos[vi] = auto
         elif tied:
             ties[vi] = (tied, why)
+
+    claims = Counter(cut_short.values())
+    for vi, pick in cut_short.items():
+        if claims[pick] == 1:  # "Sun Pharma" and "Sun Pharm Labs" both: neither
+            score = round(_score(vnames[vi], prepared.names[pick]), 1)
+            autos[vi] = _Auto(pick, score, _STRENGTH["shortened name"], "shortened name")
 
     open_rows = [vi for vi in range(len(vendors)) if vi not in autos and vnames[vi].key]
     candidates = _near_candidates(open_rows, vnames, prepared, config)
