@@ -311,3 +311,21 @@ def test_a_name_with_words_cut_short_is_auto_when_one_company_fits() -> None:
     # Two accounts cut to the same company: neither is mapped on its own.
     got = why([Party("a", "Agios Pharm"), Party("b", "Agios Pharmaceut")], psa)
     assert got["a"][0] == got["b"][0] == "suggested"
+
+
+def test_a_domain_that_is_one_company_name_and_the_start_of_another_is_not_mapped() -> None:
+    psa = [Party("1", "Rollins"), Party("2", "Rollins College"), Party("3", "PTC"),
+           Party("4", "Piedmont Technical College"),
+           Party("5", "Crown Building Products of Florida"),
+           Party("6", "Centro Brasileiro de Pesquisas Fisicas")]  # fmt: skip
+    got = why([Party("a", "rollins.edu"), Party("b", "ptc.edu"), Party("c", "cbpf.br")], psa)
+    assert got["a"] == ("suggested", "1", "domain fits several companies")
+    assert got["b"] == ("suggested", "3", "domain fits several companies")
+    assert got["c"][0] == "suggested"  # the initials of two companies, small words left out
+
+
+def test_one_short_word_owns_no_longer_name_and_an_estonian_ou_is_its_own_entity() -> None:
+    psa = [Party("1", "Core Corp"), Party("2", "GREEN DOT CORP")]
+    got = why([Party("a", "Core Tech Resources Inc."), Party("b", "Green Dot OÜ")], psa)
+    assert got["a"][0] != "auto"
+    assert got["b"] == ("suggested", "2", "same name, another legal form")

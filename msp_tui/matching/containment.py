@@ -94,7 +94,7 @@ def company_leads(
     pick = found.pop()
     p = psa_names[pick]
     if (
-        len(p.squash) < 3
+        len(p.squash) < (3 if len(p.tokens) > 1 else 5)  # "Core Corp" owns no "Core Tech ..."
         or by_prefix.get(p.key)  # "Digital" beside "Digital Turbine"
         or vendor_leading[p.key] > 1  # accounts "Pfizer" and "Pfizer Manufacturing Belgium"
         or not _few_plain_words(words[len(p.tokens) :])
@@ -155,34 +155,41 @@ def shortened(
 
 
 # Small words a domain leaves out ("University of Strasbourg" -> "unistrasbourg").
-_SMALL_WORDS = frozenset({"a", "and", "at", "da", "das", "de", "del", "der", "des", "di", "do",
+SMALL_WORDS = frozenset({"a", "and", "at", "da", "das", "de", "del", "der", "des", "di", "do",
                           "dos", "du", "e", "et", "for", "fur", "in", "la", "le", "of", "the",
                           "y"})  # fmt: skip
 
 
 def _spells(label: str, words: Sequence[str]) -> bool:
-    """`label` is written with `words`, in order, in one of two ways: whole words, some left
-    out ("amitydubai": "amity university dubai"); or every word but small ones, each whole or
-    by its first letter, a word of four letters or more whole ("nisdubai": "nibras
-    international school dubai", "bracu": "brac university")."""
+    """`label` is written with `words`, in order, in one of two ways: whole words, two at most
+    left out before or between them ("amitydubai": "amity university dubai"); or every word
+    but small ones, each whole or by its first letter, a word of four letters or more whole
+    ("nisdubai": "nibras international school dubai", "bracu": "brac university")."""
 
-    def whole(at: int, i: int) -> bool:
+    def whole(at: int, i: int, skipped: int) -> bool:
         if at == len(label):
             return True
-        return any(label.startswith(w, at) and whole(at + len(w), j + 1)
-                   for j, w in enumerate(words[i:], i))  # fmt: skip
+        for j in range(i, len(words)):
+            word = words[j]
+            small = word in SMALL_WORDS  # a word, not "in" or "de"
+            if not small and label.startswith(word, at) and whole(at + len(word), j + 1, skipped):
+                return True
+            skipped += not small
+            if skipped > 2:  # "qualifizierung.at" is not "BBQ Baumann Bildung Qualifizierung"
+                return False
+        return False
 
     def mixed(at: int, i: int, long_word: bool) -> bool:
         if i == len(words):
             return at == len(label) and long_word
         word = words[i]
-        if word in _SMALL_WORDS and mixed(at, i + 1, long_word):
+        if word in SMALL_WORDS and mixed(at, i + 1, long_word):
             return True
         if label.startswith(word, at) and mixed(at + len(word), i + 1, long_word or len(word) > 3):
             return True
         return at < len(label) and label[at] == word[0] and mixed(at + 1, i + 1, long_word)
 
-    return whole(0, 0) or mixed(0, 0, False)
+    return whole(0, 0, 0) or mixed(0, 0, False)
 
 
 def domain_spells(

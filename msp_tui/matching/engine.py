@@ -31,6 +31,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from msp_tui.matching.containment import (
+    SMALL_WORDS,
     company_leads,
     domain_spells,
     group_extension,
@@ -111,8 +112,7 @@ _STRENGTH = {"mapped before": 4, "exact name": 3, "same domain": 2, "leading par
              "shortened name": 1, "near name": 1}  # fmt: skip
 # Why a company is suggested when an equal name was not enough to map it.
 _TIE_REASONS = ("same name, several companies", "same name, another legal form",
-                "shares its name with a longer one")  # fmt: skip
-_STOPWORDS = {"and", "of", "the"}
+                "shares its name with a longer one", "domain fits several companies")  # fmt: skip
 
 
 def _index(items: Iterable[tuple[str | None, int]]) -> dict[str, list[int]]:
@@ -208,7 +208,7 @@ def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
 
 
 def _initials(name: NormalName) -> str | None:
-    words = [t for t in name.tokens if t not in _STOPWORDS]
+    words = [t for t in name.tokens if t not in SMALL_WORDS]
     return "".join(w[0] for w in words) if len(words) >= 2 else None
 
 
@@ -239,6 +239,11 @@ def _strong_evidence(
     if len(equal) == 1:
         pick = equal.pop()
         p = psa.names[pick]
+        # "rollins.edu": "Rollins" or "Rollins College"? "ptc.edu": "PTC" or "Piedmont
+        # Technical College"? A domain is seldom a company's whole name.
+        fits = {*psa.by_prefix.get(v.key, ()), *psa.by_initials.get(v.squash, ())} - {pick}
+        if v.domain and fits and pick not in same_domain:
+            return None, [pick, *sorted(fits)[:3]], _TIE_REASONS[3]
         if v.full_squash == p.full_squash or pick in same_domain:
             return _Auto(pick, 100.0, _STRENGTH["exact name"], "exact name"), [], ""
         if other_entity(v, p):  # "Pfizer Limited" is not "Pfizer Inc."

@@ -175,6 +175,7 @@ LEGAL_KINDS = {
     "nv": "nv", "bv": "bv", "oy": "oy", "oyj": "oy", "ab": "ab", "as": "as", "asa": "asa",
     "aps": "aps", "kk": "kk", "pte": "pte", "pty": "pty", "sro": "sro", "kft": "kft",
     "sia": "sia", "lda": "lda", "bhd": "bhd", "tbk": "tbk", "fzco": "fz", "fzc": "fz", "fze": "fz",
+    "ou": "ou",
 }  # fmt: skip
 # Kinds of one country's law ("Pty", "GmbH", "S.R.O."): such a name is one entity in one
 # country, while a name with no legal form at all may be any of the group's.
