@@ -65,6 +65,7 @@ class VendorEntry:
     mapped: set[int] = field(default_factory=set)  # PSA entry ids
     method: str | None = None  # exact | auto | suggested | manual
     excluded: bool = False
+    kept_unmapped: bool = False  # the operator unmapped it: the matcher only suggests it
     suggestions: list[tuple[int, float]] = field(default_factory=list)  # best first
     why: dict[int, str] = field(default_factory=dict)  # PSA id -> why it is suggested
     usage: float = 0.0  # the latest count of each of its services, added up (accounts)
@@ -187,16 +188,22 @@ class MappingBoard:
                 AccountMapping.delete().where(AccountMapping.vendor_account == vendor_id).execute()
                 AccountMapping.create(vendor_account=vendor_id, psa_company=psa_id, method=method,
                                       score=score, operator=self.operator)  # fmt: skip
-                VendorAccount.update(excluded=False).where(VendorAccount.id == vendor_id).execute()
+                VendorAccount.update(excluded=False, kept_unmapped=False).where(
+                    VendorAccount.id == vendor_id
+                ).execute()
                 entry.mapped = {psa_id}
             else:
                 ServiceMapping.insert(
-                    vendor_service=vendor_id, psa_product=psa_id, operator=self.operator
-                ).on_conflict_ignore().execute()
+                    vendor_service=vendor_id, psa_product=psa_id, method=method,
+                    operator=self.operator,
+                ).on_conflict_ignore().execute()  # fmt: skip
+                VendorService.update(kept_unmapped=False).where(
+                    VendorService.id == vendor_id
+                ).execute()
                 entry.mapped.add(psa_id)
             self._audit("map", entry, psa_id, method)
             entry.method = method
-            entry.excluded = False
+            entry.excluded = entry.kept_unmapped = False
 
     def unmap(self, vendor_id: int, psa_id: int | None = None) -> None:
         entry = self.vendor_by_id[vendor_id]
@@ -216,6 +223,10 @@ class MappingBoard:
                     query = query.where(ServiceMapping.psa_product == psa_id)
                 query.execute()
                 entry.mapped = set() if psa_id is None else entry.mapped - {psa_id}
+            if not entry.mapped:  # theirs to map again: opening the board never maps it back
+                model = VendorAccount if self.kind == "accounts" else VendorService
+                model.update(kept_unmapped=True).where(model.id == vendor_id).execute()
+                entry.kept_unmapped = True
             self._audit("unmap", entry, psa_id, None)
         if not entry.mapped:
             entry.method = None
@@ -296,12 +307,16 @@ class MappingBoard:
                 for start in range(0, len(ids), 500):  # as `pair`: replaced, never added twice
                     batch = AccountMapping.vendor_account.in_(ids[start : start + 500])
                     AccountMapping.delete().where(batch).execute()
+                    VendorAccount.update(kept_unmapped=False).where(
+                        VendorAccount.id.in_(ids[start : start + 500])
+                    ).execute()
                 for start in range(0, len(chosen), 100):
                     AccountMapping.insert_many(mappings[start : start + 100]).execute()
                     AuditEvent.insert_many(audits[start : start + 100]).execute()
             for entry, psa_id, _ in chosen:
                 self._changed_ids.add(entry.id)
                 entry.mapped, entry.method = {psa_id}, "suggested"
+                entry.kept_unmapped = False
         return len(chosen)
 
     def accept_near_autos(self) -> list[VendorEntry]:
@@ -310,7 +325,8 @@ class MappingBoard:
         applies them. Returns the entries mapped."""
         chosen = []
         for entry in self.vendor:
-            if entry.near_auto is not None and not entry.mapped and not entry.excluded:
+            if (entry.near_auto is not None and not entry.mapped and not entry.excluded
+                    and not entry.kept_unmapped):  # fmt: skip
                 psa_id, score = entry.near_auto
                 self.pair(entry.id, psa_id, "auto", score)
                 chosen.append(entry)
@@ -352,7 +368,8 @@ class MappingBoard:
                     entry = self.vendor_by_id.get(vendor_id)
                     if entry is None or psa_id not in self.psa_by_id:
                         continue
-                    changed = vendor_id in self._changed_ids or bool(entry.mapped) or entry.excluded
+                    changed = (vendor_id in self._changed_ids or bool(entry.mapped)
+                               or entry.excluded or entry.kept_unmapped)  # fmt: skip
                     if not changed and vendor_id not in stored and vendor_id not in excluded:
                         rows.append((entry, psa_id, score))
                         continue
@@ -456,7 +473,8 @@ def read_account_board(integration: Integration, operator: str) -> MappingBoard:
     at: `match_account_board` then maps the exact matches and fills in the suggestions."""
     psa = _psa_companies()
     columns = (VendorAccount.id, VendorAccount.name, VendorAccount.domain,
-               VendorAccount.external_id, VendorAccount.excluded)  # fmt: skip
+               VendorAccount.external_id, VendorAccount.excluded,
+               VendorAccount.kept_unmapped)  # fmt: skip
     accounts = (
         VendorAccount.select(*columns)
         .where(VendorAccount.integration == integration)
@@ -474,7 +492,7 @@ def read_account_board(integration: Integration, operator: str) -> MappingBoard:
     }
     usage = account_usage(integration)
     vendor = []
-    for id, name, domain, external_id, excluded in accounts:
+    for id, name, domain, external_id, excluded, kept_unmapped in accounts:
         mapped = existing.get(id)
         vendor.append(
             VendorEntry(
@@ -485,6 +503,7 @@ def read_account_board(integration: Integration, operator: str) -> MappingBoard:
                 mapped={mapped[0]} if mapped else set(),
                 method=mapped[1] if mapped else None,
                 excluded=bool(excluded),
+                kept_unmapped=bool(kept_unmapped),
             )
         )
     for entry in vendor:
@@ -564,16 +583,20 @@ def load_service_board(integration: Integration, operator: str) -> MappingBoard:
         .order_by(VendorService.name)
     )
     existing: dict[int, set[int]] = {}
+    methods: dict[int, str] = {}  # "exact" only when every product of it was mapped so
     for m in (
         ServiceMapping.select().join(VendorService).where(VendorService.integration == integration)
     ):
         existing.setdefault(m.vendor_service_id, set()).add(m.psa_product_id)
+        methods[m.vendor_service_id] = (
+            m.method if methods.get(m.vendor_service_id, m.method) == m.method else "manual"
+        )
     vendor = []
     for s in services:
         entry = VendorEntry(s.id, s.name, s.description or s.external_id,
                             f"{s.name} {s.description or ''} {s.external_id}".lower(),
-                            mapped=existing.get(s.id, set()),
-                            method="manual" if s.id in existing else None)  # fmt: skip
+                            mapped=existing.get(s.id, set()), method=methods.get(s.id),
+                            kept_unmapped=s.kept_unmapped)  # fmt: skip
         entry.suggestions = _product_suggestions(s.name, psa)
         vendor.append(entry)
     board = MappingBoard(integration, "services", operator, psa, vendor)
@@ -595,15 +618,9 @@ def _map_identical_services(board: MappingBoard, services: list[VendorService]) 
         for text in (p.label, p.detail):
             if same(text):
                 products.setdefault(same(text), set()).add(p.id)
-    unmapped_before = {  # by an operator: theirs to map again, not ours
-        subject
-        for (subject,) in AuditEvent.select(AuditEvent.subject)
-        .where(AuditEvent.action == "services.unmap")
-        .tuples()
-    }
     found = []
     for service, entry in zip(services, board.vendor, strict=True):
-        if entry.mapped or f"{board.integration.name}: {entry.label}" in unmapped_before:
+        if entry.mapped or entry.kept_unmapped:  # unmapped by an operator: theirs to map again
             continue
         names = (service.name, service.external_id)
         ids = set().union(*(products.get(same(text), set()) for text in names))
@@ -613,7 +630,8 @@ def _map_identical_services(board: MappingBoard, services: list[VendorService]) 
         return
     with writing():
         for entry, psa_id in found:
-            row = {"vendor_service": entry.id, "psa_product": psa_id, "operator": board.operator}
+            row = {"vendor_service": entry.id, "psa_product": psa_id, "method": "exact",
+                   "operator": board.operator}  # fmt: skip
             ServiceMapping.insert(row).on_conflict_ignore().execute()
             entry.mapped, entry.method = {psa_id}, "exact"
             entry.suggestions = [(psa_id, 100.0)]

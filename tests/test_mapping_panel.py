@@ -200,7 +200,7 @@ async def test_a_accepts_the_top_suggestion(ctx: Context) -> None:
         await highlight(pilot, vendor, "Bluewater Logistic")
         detail = str(panel.query_one("#mapping-detail").content)
         # Each suggestion says why: here a slip of one letter the matcher would map by itself.
-        assert "Suggestions: 96 Bluewater Logistics Inc (near name, safe to map)" in detail
+        assert "Suggestions: 96 Bluewater Logistics Inc (shortened name, safe to map)" in detail
         rows = [row.label for row in vendor.rows]
         await pilot.press("a")
         mapping = mapping_of("Bluewater Logistic")
@@ -241,7 +241,7 @@ async def test_shift_a_maps_all_suggestions_above_the_threshold_after_asking(
         rows = app.screen.query_one("#accept-all-rows", SelectionList)
         # What it would map, each row ticked, with why it is suggested.
         shown = [str(rows.get_option_at_index(i).prompt) for i in range(rows.option_count)]
-        first = "Bluewater Logistic → Bluewater Logistics Inc 96 (near name, safe to map)"
+        first = "Bluewater Logistic → Bluewater Logistics Inc 96 (shortened name, safe to map)"
         assert shown[0] == first
         assert len(shown) == 3 and len(rows.selected) == 3
         await pilot.press("down", "space")  # the second row is unticked: "Harbour Realty LLC"
@@ -645,6 +645,34 @@ def test_a_service_named_as_a_product_is_mapped_on_opening(ctx: Context) -> None
     again = load_service_board(spamtitan, "tester")
     assert service_pairs() == {("Spam Filter, Advanced", "SPAM-ADV")}
     assert [v.label for v in again.vendor if v.mapped] == ["Spam Filter, Advanced"]
+    # Opened again, the board still says how the mapping was made.
+    assert {v.label: v.method for v in again.vendor if v.mapped} == {
+        "Spam Filter, Advanced": "exact"
+    }
+    # Mapped by hand, then the mapping is the operator's, and says so.
+    archiving = next(v for v in again.vendor if v.label == "archiving")
+    again.pair(archiving.id, next(p.id for p in again.psa if p.label == "ARCH-10Y"))
+    third = load_service_board(spamtitan, "tester")
+    assert {v.label: v.method for v in third.vendor if v.mapped} == {
+        "Spam Filter, Advanced": "exact",
+        "archiving": "manual",
+    }
+
+
+def test_an_account_the_operator_unmapped_is_not_mapped_back_when_the_board_opens(
+    ctx: Context,
+) -> None:
+    board = account_board()  # opening it mapped the exact match
+    acme = account_of("Acme Dental").id
+    assert board.vendor_by_id[acme].method == "exact" and mapping_of("Acme Dental")
+    board.unmap(acme)
+    again = load_account_board(board.integration, "tester")
+    assert mapping_of("Acme Dental") is None and not again.vendor_by_id[acme].mapped
+    assert again.vendor_by_id[acme].suggestions[0][1] == 100  # offered, not applied
+    # Mapped again by the operator, it is an account like any other.
+    again.accept_suggestion(acme)
+    assert not account_of("Acme Dental").kept_unmapped
+    assert load_account_board(board.integration, "tester").vendor_by_id[acme].mapped
 
 
 async def test_o_puts_the_accounts_with_the_most_licences_first(ctx: Context) -> None:

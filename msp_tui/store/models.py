@@ -163,6 +163,7 @@ class VendorAccount(BaseModel):
     description = TextField(null=True)
     domain = CharField(null=True)
     excluded = BooleanField(default=False)
+    kept_unmapped = BooleanField(default=False)  # the operator unmapped it: the matcher suggests
     first_seen_at = DateTimeField(default=utcnow)
     last_seen_at = DateTimeField(default=utcnow)
 
@@ -179,6 +180,7 @@ class VendorService(BaseModel):
     description = TextField(null=True)
     category = CharField(null=True)
     subcategory = CharField(null=True)
+    kept_unmapped = BooleanField(default=False)  # the operator unmapped it: not mapped again
     first_seen_at = DateTimeField(default=utcnow)
     last_seen_at = DateTimeField(default=utcnow)
 
@@ -250,6 +252,7 @@ class ServiceMapping(BaseModel):
 
     vendor_service = ForeignKeyField(VendorService, backref="service_mappings", on_delete="CASCADE")
     psa_product = ForeignKeyField(PsaProduct, backref="service_mappings", on_delete="CASCADE")
+    method = CharField(default="manual")  # exact (the same name or id) | manual
     operator = CharField()
     mapped_at = DateTimeField(default=utcnow)
 
