@@ -107,6 +107,7 @@ class FilledIn:
     exact: int  # accounts mapped as exact matches (and saved)
     suggested: int  # open accounts that now have suggestions
     left: int  # exact matches not applied: the account was changed meanwhile (now suggested)
+    kept: int = 0  # ... or an operator unmapped it before (kept unmapped, suggested)
 
 
 class MappingBoard:
@@ -363,13 +364,16 @@ class MappingBoard:
                     .where(integration & VendorAccount.excluded)
                     .tuples()
                 }
-                rows, left = [], 0
+                rows, left, kept = [], 0, 0
                 for vendor_id, psa_id, score in found.exact:
                     entry = self.vendor_by_id.get(vendor_id)
                     if entry is None or psa_id not in self.psa_by_id:
                         continue
-                    changed = (vendor_id in self._changed_ids or bool(entry.mapped)
-                               or entry.excluded or entry.kept_unmapped)  # fmt: skip
+                    changed = vendor_id in self._changed_ids or bool(entry.mapped) or entry.excluded
+                    if entry.kept_unmapped and not changed and vendor_id not in stored:
+                        kept += 1
+                        found.suggestions.setdefault(vendor_id, [(psa_id, score)])
+                        continue
                     if not changed and vendor_id not in stored and vendor_id not in excluded:
                         rows.append((entry, psa_id, score))
                         continue
@@ -398,7 +402,7 @@ class MappingBoard:
             suggested = sum(
                 1 for v in self.vendor if not v.mapped and not v.excluded and v.suggestions
             )
-        return FilledIn(len(rows), suggested, left)
+        return FilledIn(len(rows), suggested, left, kept)
 
     def _save_exact(self, found: list[tuple[VendorEntry, int, float]]) -> None:
         """In the caller's transaction."""

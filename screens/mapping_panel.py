@@ -435,9 +435,11 @@ class MappingPanel(Widget):
         noted, self._matching_noted = self._matching_noted, False
         self.matching = False
         filled = event.filled
-        if filled.exact or filled.left or noted:
+        if filled.exact or filled.left or filled.kept or noted:
             exact = f"{filled.exact} exact {'match' if filled.exact == 1 else 'matches'} mapped"
-            left = f" ({filled.left} changed meanwhile: suggested)" if filled.left else ""
+            aside = [f"{filled.left} changed meanwhile"] if filled.left else []
+            aside += [f"{filled.kept} unmapped by you before"] if filled.kept else []
+            left = f" ({', '.join(aside)}: suggested)" if aside else ""
             self.status = f"{exact}{left}; {filled.suggested} with suggestions."
         self._recount()
         self._show_side("psa")

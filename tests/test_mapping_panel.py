@@ -666,7 +666,9 @@ def test_an_account_the_operator_unmapped_is_not_mapped_back_when_the_board_open
     acme = account_of("Acme Dental").id
     assert board.vendor_by_id[acme].method == "exact" and mapping_of("Acme Dental")
     board.unmap(acme)
-    again = load_account_board(board.integration, "tester")
+    again = read_account_board(board.integration, "tester")
+    filled = mapping.match_account_board(again)
+    assert (filled.exact, filled.left, filled.kept) == (0, 0, 1)
     assert mapping_of("Acme Dental") is None and not again.vendor_by_id[acme].mapped
     assert again.vendor_by_id[acme].suggestions[0][1] == 100  # offered, not applied
     # Mapped again by the operator, it is an account like any other.
