@@ -438,7 +438,7 @@ class MappingPanel(Widget):
         if filled.exact or filled.left or filled.kept or noted:
             exact = f"{filled.exact} exact {'match' if filled.exact == 1 else 'matches'} mapped"
             aside = [f"{filled.left} changed meanwhile"] if filled.left else []
-            aside += [f"{filled.kept} unmapped by you before"] if filled.kept else []
+            aside += [f"{filled.kept} unmapped by you"] if filled.kept else []
             left = f" ({', '.join(aside)}: suggested)" if aside else ""
             self.status = f"{exact}{left}; {filled.suggested} with suggestions."
         self._recount()
