@@ -102,6 +102,15 @@ class MspTuiApp(App[None]):
             key_display="?",
             tooltip="Show or hide help for the focused widget and the keys that work here.",
         ),
+        # Priority: handled as the key arrives, before the keys after it go anywhere.
+        Binding("tab", "leave_field('next')", show=False, priority=True, id="app.next_field"),
+        Binding(
+            "shift+tab",
+            "leave_field('previous')",
+            show=False,
+            priority=True,
+            id="app.previous_field",
+        ),
     ]
 
     POLL_S = 2.0  # how often to look for data another process stored
@@ -131,6 +140,32 @@ class MspTuiApp(App[None]):
         # Syncs, outbox and alert rounds run there, off the loop that draws the screen.
         self.work = WorkLoop()
         self.collector = Collector()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":
+            return self._tab_leaves_field()
+        return True
+
+    def _tab_leaves_field(self) -> bool:
+        """Tab in a text box moves the focus at once, when the key arrives: otherwise the box
+        passes it up later, and keys typed fast after it ("user<tab>password", as a password
+        manager types over SSH) land in the box tab was leaving. Not where a widget between
+        the box and its screen gives tab a meaning of its own (the mapping board's lists)."""
+        focused = self.focused
+        if not isinstance(focused, Input):
+            return False
+        for node in focused.ancestors_with_self:
+            if node is self.screen:
+                return True
+            if {"tab", "shift+tab"} & node._bindings.key_to_bindings.keys():
+                return False
+        return True
+
+    def action_leave_field(self, direction: str) -> None:
+        if direction == "next":
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pilot_tools import wait_until
 from stored import stored_text
-from textual.widgets import RadioSet
+from textual import events
+from textual.widgets import Input, RadioSet
 
 from adapters.connectwise import ConnectWiseCredentials
 from adapters.errors import Secret
@@ -163,6 +164,24 @@ async def test_leaving_the_form_asks_only_when_typing_would_be_lost(ctx: Context
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
         assert PsaConnection.select().count() == 0
+
+
+async def test_keys_typed_fast_after_tab_land_in_the_next_field(ctx: Context) -> None:
+    """A password manager over SSH types "site<tab>company<tab>key" in one burst: every key
+    after a tab belongs to the next field (they went to the field tab was leaving)."""
+    app = MspTuiApp(ctx, serve_port=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.focused, Card))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PsaForm))
+        fields = [field for field in app.screen.query(Input) if field.display]
+        await wait_until(pilot, lambda: app.focused is fields[0])
+        for char in "examplenet\tacme\tpublic":  # posted at once, as a terminal delivers them
+            app.post_message(events.Key("tab" if char == "\t" else char, char))
+        await wait_until(pilot, lambda: fields[2].value == "public")
+        assert [field.value for field in fields[:3]] == ["examplenet", "acme", "public"]
+        await pilot.press("shift+tab")  # back a field, at once too
+        assert app.focused is fields[1]
 
 
 async def test_a_vendor_wizard_without_a_psa_offers_to_connect_it(ctx: Context) -> None:
