@@ -9,8 +9,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import MountError
 from textual.widgets import Input, Static
 
 from msp_tui.alerts import alert_counts
@@ -385,13 +387,18 @@ class HomeScreen(Screen):
         # holds the focus meanwhile, so what holds it afterwards was put there by the operator.
         if focused is self.focused:
             self.set_focus(None)
-        with self.app.batch_update():  # no frame shows the cards half replaced
-            await box.remove_children()
-            widgets = [Card(c) for c in shown]
-            await box.mount_all(widgets)
-            empty = self.query_one(EmptyState)
-            empty.display = not any(c.kind == "integration" for c in cards)
-            empty.update(empty_state(self._psa_words))
+        try:
+            with self.app.batch_update():  # no frame shows the cards half replaced
+                await box.remove_children()
+                widgets = [Card(c) for c in shown]
+                await box.mount_all(widgets)
+                empty = self.query_one(EmptyState)
+                empty.display = not any(c.kind == "integration" for c in cards)
+                empty.update(empty_state(self._psa_words))
+        except (MountError, NoMatches):
+            if self.is_attached and box.is_attached:
+                raise
+            return  # Home was taken down meanwhile: the app is closing
         target = next((w for w in widgets if w.card.key == focused_key), None)
         if psa_missing := next((w for w in widgets if w.card.key == "psa"
                                 and w.card.status == "disconnected"), None):  # fmt: skip
