@@ -102,7 +102,8 @@ def test_a_company_name_inside_a_longer_vendor_name_is_auto_only_when_unique() -
     assert got["a"] == ("auto", "1", "starts with company name")
     assert got["b"] == ("auto", "2", "exact name")
     assert got["c"][0] == "suggested"  # "Pfizer" has an account of its own
-    assert got["d"][0] == "suggested"  # "Digital" or "Digital Turbine"?
+    # "Digital Turbine" is not "Digital Realty Trust": the one company it starts with is it.
+    assert got["d"] == ("auto", "3", "starts with company name")
     assert got["e"][0] == "suggested"  # a Singapore entity, not the Inc.
     assert got["f"][0] == "suggested"  # numbers make another entity
 
@@ -121,6 +122,29 @@ def test_a_domain_written_with_the_company_words_is_auto_and_initials_are_not() 
     assert got["d"] == ("suggested", "4", "initials")
     assert got["e"][0] != "auto"  # "Alaska Air Group" is the Alaska Air of the PSA
     assert got["f"] == ("auto", "5", "starts with company name")
+
+
+def test_a_domain_written_with_words_cut_short_is_auto_and_a_school_domain_names_a_school() -> None:
+    psa = [Party("1", "Gymnasium Papenburg"), Party("2", "Université de la Réunion"),
+           Party("3", "Colorado Technical University"), Party("4", "The Dewey Schools"),
+           Party("5", "Dundee and Angus College"), Party("6", "Hoshi University"),
+           Party("7", "Hoshi Iryo Sanki"), Party("8", "University of Banja Luka"),
+           Party("9", "Ohio University"), Party("10", "Ohio State University"),
+           Party("11", "Ohio Valley Electric")]  # fmt: skip
+    vendors = [Party("a", "gym-papenburg.de"), Party("b", "univ-reunion.fr"),
+               Party("c", "coloradotech.edu"), Party("d", "thedeweyschools.edu.vn"),
+               Party("e", "dundeeandangus.ac.uk"), Party("f", "hoshi.ac.jp"),
+               Party("g", "unibl.org"), Party("h", "ohio.edu")]  # fmt: skip
+    got = why(vendors, psa)
+    assert got["a"] == ("auto", "1", "name in domain")
+    assert got["b"] == ("auto", "2", "name in domain")  # "univ" as written, not "university"
+    assert got["c"] == ("auto", "3", "name in domain")
+    assert got["d"] == ("auto", "4", "name in domain")
+    assert got["e"] == ("auto", "5", "name in domain")
+    assert got["f"] == ("auto", "6", "leading part")  # a school's domain: not the trading house
+    assert got["g"][0] != "auto"  # "uni", "b", "l": nothing long enough to be sure
+    assert got["h"][0] != "auto"  # two universities start with "Ohio"
+    assert why([Party("i", "hoshi.com")], psa)["i"][0] != "auto"  # either Hoshi
 
 
 def test_a_leading_part_is_never_auto_when_it_could_be_another_company() -> None:

@@ -5,8 +5,9 @@ Containment is how vendor consoles and PSAs most often differ (one keeps the leg
 other what people say), and how wrong maps are most often made: "PFIZER MANUFACTURING BELGIUM"
 starts with "Pfizer" too. So it maps only when nothing else could be meant, on both sides:
 
-- one PSA company, and only one, is in the relation with the vendor account, and no other PSA
-  company starts with the shorter name ("Digital" beside "Digital Turbine" settles nothing);
+- one PSA company, and only one, is in the relation with the vendor account; a vendor name
+  shorter than the company's is the start of no other company's ("Digital" beside "Digital
+  Turbine" settles nothing);
 - no other vendor account of the run starts with the shorter name (accounts "Pfizer" and
   "Pfizer Manufacturing Belgium": which one is the PSA's "Pfizer"?);
 - the words added are few (at most three) and carry no numbers ("Target 63 GmbH");
@@ -21,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 
 from msp_tui.matching.normalize import NormalName, other_entity
 
@@ -59,13 +61,16 @@ def vendor_leads(
     vendor_leading: Counter[str],
 ) -> int | None:
     """The one PSA company whose name is the vendor's followed by a few words ("Cisco" ->
-    "CISCO SYSTEMS, INC.", "aalto.fi" -> "Aalto University"). The caller has made sure no
+    "CISCO SYSTEMS, INC.", "aalto.fi" -> "Aalto University"; "ohio.edu" -> "Ohio University"
+    beside "Ohio Valley Electric": a school's domain is a school). The caller has made sure no
     company has the vendor's name itself. The vendor's name must be bare: "Nexon Inc" is a
     whole legal name, and not the holding's (and "SUN MOBILITY PTE. LTD." is not "Sun
     Mobility EV Infra Private Limited")."""
     if v.legal or v.full_squash != v.squash or len(v.squash) < 4:
         return None
     longer = set(by_prefix.get(v.key, ()))
+    if len(longer) > 1 and v.domain and academic_domain(v.domain):  # "ohio.edu"
+        longer = {i for i in longer if institution(psa_names[i])}
     if len(longer) != 1:
         return None
     pick = longer.pop()
@@ -81,12 +86,12 @@ def company_leads(
     v: NormalName,
     psa_names: Sequence[NormalName],
     by_key: Mapping[str, list[int]],
-    by_prefix: Mapping[str, list[int]],
     vendor_leading: Counter[str],
 ) -> int | None:
     """The one PSA company whose whole name is the vendor's followed by a few words
-    ("GOLDMAN SACHS GROUP INC" -> "Goldman Sachs"). The caller has made sure no company has
-    the vendor's name itself, or starts with it."""
+    ("MERCURY SYSTEMS INC" -> "Mercury"). The caller has made sure no company has the
+    vendor's name itself, or starts with it. Other companies starting with the company's
+    name ("Mercury Control AG") do not stand in the way: none of them is the vendor's."""
     words = v.tokens
     found = {i for k in range(1, len(words)) for i in by_key.get(" ".join(words[:k]), ())}
     if len(found) != 1:
@@ -95,7 +100,6 @@ def company_leads(
     p = psa_names[pick]
     if (
         len(p.squash) < (3 if len(p.tokens) > 1 else 5)  # "Core Corp" owns no "Core Tech ..."
-        or by_prefix.get(p.key)  # "Digital" beside "Digital Turbine"
         or vendor_leading[p.key] > 1  # accounts "Pfizer" and "Pfizer Manufacturing Belgium"
         or not _few_plain_words(words[len(p.tokens) :])
         or other_entity(v, p)
@@ -161,10 +165,10 @@ SMALL_WORDS = frozenset({"a", "and", "at", "da", "das", "de", "del", "der", "des
 
 
 def _spells(label: str, words: Sequence[str]) -> bool:
-    """`label` is written with `words`, in order, in one of two ways: whole words, two at most
-    left out before or between them ("amitydubai": "amity university dubai"); or every word
-    but small ones, each whole or by its first letter, a word of four letters or more whole
-    ("nisdubai": "nibras international school dubai", "bracu": "brac university")."""
+    """`label` is written with `words`, in order, in one of three ways: whole words, two at most
+    left out before or between them ("amitydubai": "amity university dubai"); every word but
+    small ones, each whole or by its first letter, a word of four letters or more whole
+    ("nisdubai": "nibras international school dubai", "bracu": "brac university"); or `_cut`."""
 
     def whole(at: int, i: int, skipped: int) -> bool:
         if at == len(label):
@@ -189,7 +193,45 @@ def _spells(label: str, words: Sequence[str]) -> bool:
             return True
         return at < len(label) and label[at] == word[0] and mixed(at + 1, i + 1, long_word)
 
-    return whole(0, 0, 0) or mixed(0, 0, False)
+    return whole(0, 0, 0) or mixed(0, 0, False) or _cut(label, tuple(words))
+
+
+def _cut(label: str, words: tuple[str, ...]) -> bool:
+    """`label` is written with `words` in order, each whole, cut short (three letters or more
+    of a word of five or more: "gym" of "gymnasium", "univ" of "universite", "prep" of
+    "preparatory"), by its first letter (three at most) or left out (small words freely, two
+    others at most), with "the" and "and" between them as people write them; a word of four
+    letters or more whole, or five cut short, anchors it: "gympapenburg" (Gymnasium
+    Papenburg), "univreunion" (Universite de la Reunion), "coloradotech" (Colorado Technical
+    University), "thedeweyschools", "dundeeandangus" (Dundee and Angus College)."""
+
+    @cache
+    def go(at: int, i: int, skipped: int, anchored: bool, initials: int) -> bool:
+        if at == len(label):
+            left = sum(w not in SMALL_WORDS for w in words[i:])
+            return anchored and skipped + left <= 2 and initials <= 3
+        for filler in ("the", "and"):  # not at the end: "acmethe" is not "The Acme"
+            if label.startswith(filler, at, len(label) - 1) and go(at + 3, i, skipped, anchored,
+                                                                    initials):  # fmt: skip
+                return True
+        if i == len(words):
+            return False
+        word = words[i]
+        small = word in SMALL_WORDS
+        if skipped + (not small) <= 2 and go(at, i + 1, skipped + (not small), anchored, initials):
+            return True
+        whole = label.startswith(word, at)
+        if whole and go(at + len(word), i + 1, skipped, anchored or len(word) > 3, initials):
+            return True
+        for n in range(3, len(word)) if len(word) > 4 else ():
+            if label.startswith(word[:n], at) and go(at + n, i + 1, skipped, anchored or n > 4,
+                                                     initials):  # fmt: skip
+                return True
+        if small or label[at] != word[0]:
+            return False
+        return go(at + 1, i + 1, skipped, anchored, initials + 1)
+
+    return go(0, 0, 0, False, 0)
 
 
 def domain_spells(
@@ -204,22 +246,50 @@ def domain_spells(
     "Oberschule Deegfeld", "nisdubai.ae" -> "Nibras International School Dubai"), a label of
     five letters or more; or "initials", four letters or more ("nmsu.edu" -> "New Mexico State
     University"): three ("adp.com", "usp.ac.id") are shared by too many companies. No other
-    company may be written by the label either way, and no other vendor account may start with
-    the company's name ("alaska.edu" beside "Alaska Air Group")."""
-    label = v.squash
-    if not v.domain or len(label) < 4:
+    company may be written by the label either way (under a school's or university's domain,
+    no other school or university: "hoshi.ac.jp" is "Hoshi University", not "Hoshi Iryo
+    Sanki"), and no other vendor account may start with the company's name ("alaska.edu"
+    beside "Alaska Air Group")."""
+    if not v.domain or len(v.squash) < 4:
         return None
-    initials = set(by_initials.get(label, ()))
+    initials = set(by_initials.get(v.squash, ()))
+    label = v.domain.split(".", 1)[0].replace("-", "")  # as written: "univ", not "university"
     spelled = set()
     if len(label) >= 5:
         candidates = {i for a in range(len(label) - 3) for b in range(a + 4, len(label) + 1)
                       for i in by_word.get(label[a:b], ())}  # fmt: skip
         spelled = {i for i in candidates if _spells(label, psa_names[i].tokens)}
     found = spelled | initials
+    if len(found) > 1 and academic_domain(v.domain):  # "hoshi.ac.jp": not "Hoshi Iryo Sanki"
+        found = {i for i in found if institution(psa_names[i])}
     if len(found) != 1:
         return None
     pick = found.pop()
     p = psa_names[pick]
     if vendor_leading[p.key] or other_entity(v, p):
         return None
-    return pick, "name in domain" if spelled else "initials"
+    return pick, "name in domain" if pick in spelled else "initials"
+
+
+# Second-level labels of schools' and universities' domains ("ox.ac.uk", "nmsu.edu",
+# "jhn.herts.sch.uk"), and words in their names.
+ACADEMIC_LABELS = frozenset({"ac", "edu", "sch", "k12", "school", "schule"})
+INSTITUTION_WORDS = frozenset({
+    "academia", "academie", "academy", "akademie", "college", "colegio", "conservatory",
+    "ecole", "escola", "escuela", "faculdade", "facultad", "faculty", "gymnasium", "hochschule",
+    "institut", "institute", "instituto", "istituto", "liceo", "lycee", "lyceum", "polytechnic",
+    "school", "schools", "schule", "seminary", "universidad", "universidade", "universita",
+    "universitas", "universitat", "universite", "universiteit", "university",
+})  # fmt: skip
+
+
+def academic_domain(domain: str) -> bool:
+    """A domain only schools and universities register under ("hoshi.ac.jp", "plu.edu")."""
+    return not ACADEMIC_LABELS.isdisjoint(domain.split(".")[1:])
+
+
+def institution(name: NormalName) -> bool:
+    """A school's or university's name ("Hoshi University", "Gymnasium Papenburg")."""
+    return not INSTITUTION_WORDS.isdisjoint(name.tokens) or any(
+        t.endswith(("schule", "gymnasium", "skola", "skole")) for t in name.tokens
+    )

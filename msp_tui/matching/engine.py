@@ -266,7 +266,7 @@ def _contained(v: NormalName, psa: _Prepared, vendor_leading: Counter[str]) -> _
     pick = vendor_leads(v, psa.names, psa.by_prefix, vendor_leading)
     reason = "leading part"
     if pick is None and not psa.by_prefix.get(v.key):
-        pick = company_leads(v, psa.names, psa.by_key, psa.by_prefix, vendor_leading)
+        pick = company_leads(v, psa.names, psa.by_key, vendor_leading)
         reason = "starts with company name"
     if pick is None:
         pick, reason = domain_spells(
