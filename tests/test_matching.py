@@ -147,6 +147,18 @@ def test_a_domain_written_with_words_cut_short_is_auto_and_a_school_domain_names
     assert why([Party("i", "hoshi.com")], psa)["i"][0] != "auto"  # either Hoshi
 
 
+def test_a_domain_of_abbreviated_words_suggests_the_company_it_might_spell() -> None:
+    psa = [Party("1", "Université de Sherbrooke"), Party("2", "Sherwin Williams"),
+           Party("3", "University of Wisconsin - Platteville"),
+           Party("4", "Platt Electric")]  # fmt: skip
+    decisions = {d.vendor_id: d for d in match_accounts(
+        [Party("a", "usherb.ca"), Party("b", "uwplatt.edu")], psa)}  # fmt: skip
+    for vendor, company in (("a", "1"), ("b", "3")):
+        assert decisions[vendor].decision == "suggested"  # never a map: too loose for that
+        assert decisions[vendor].suggestions[0].psa_id == company
+        assert decisions[vendor].suggestions[0].reason == "name in domain"
+
+
 def test_a_leading_part_is_never_auto_when_it_could_be_another_company() -> None:
     psa = [Party("1", "Otsuka Corporation"), Party("2", "Otsuka Holdings"),
            Party("3", "Nexon Holdings"), Party("4", "Kirin Holdings"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
+from typing import Any
 
 from msp_tui.matching.normalize import NormalName, other_entity
 
@@ -135,6 +135,8 @@ def shortened(
     company in either relation, the legal forms agree, a shorter name with a legal form has
     nothing added. The caller makes sure no other vendor account of the run claims it."""
     words = v.tokens
+    if len(words) < 2:  # a word cut short comes after the first: one word has none
+        return None
     same_first = by_first.get(words[0], ())
     if len(same_first) > 200:  # "First ...", "University ...": too common to settle anything
         return None
@@ -193,6 +195,8 @@ def _spells(label: str, words: Sequence[str]) -> bool:
             return True
         return at < len(label) and label[at] == word[0] and mixed(at + 1, i + 1, long_word)
 
+    if label[0] not in _first_letters(words) and not label.startswith(("the", "and")):
+        return False  # a cheap test first: most candidates fail it
     return whole(0, 0, 0) or mixed(0, 0, False) or _cut(label, tuple(words))
 
 
@@ -204,9 +208,14 @@ def _cut(label: str, words: tuple[str, ...]) -> bool:
     letters or more whole, or five cut short, anchors it: "gympapenburg" (Gymnasium
     Papenburg), "univreunion" (Universite de la Reunion), "coloradotech" (Colorado Technical
     University), "thedeweyschools", "dundeeandangus" (Dundee and Angus College)."""
+    memo: dict[tuple[int, int, int, bool, int], bool] = {}
 
-    @cache
-    def go(at: int, i: int, skipped: int, anchored: bool, initials: int) -> bool:
+    def go(*state: Any) -> bool:  # remembered: a hostile label must not take exponential time
+        if state not in memo:
+            memo[state] = step(*state)
+        return memo[state]
+
+    def step(at: int, i: int, skipped: int, anchored: bool, initials: int) -> bool:
         if at == len(label):
             left = sum(w not in SMALL_WORDS for w in words[i:])
             return anchored and skipped + left <= 2 and initials <= 3
@@ -232,6 +241,64 @@ def _cut(label: str, words: tuple[str, ...]) -> bool:
         return go(at + 1, i + 1, skipped, anchored, initials + 1)
 
     return go(0, 0, 0, False, 0)
+
+
+def loosely_spells(label: str, words: tuple[str, ...]) -> bool:
+    """`label` might be written with `words`: as `_cut`, but any start of a word of two letters
+    or more counts and three letters in such pieces are enough ("usherb": "universite de
+    sherbrooke", "uwplatt": "university of wisconsin platteville"). For suggestions only."""
+    memo: dict[tuple[int, int, int, int], bool] = {}
+
+    def go(*state: Any) -> bool:
+        if state not in memo:
+            memo[state] = step(*state)
+        return memo[state]
+
+    def step(at: int, i: int, skipped: int, letters: int) -> bool:
+        if at == len(label):
+            return letters > 2 and skipped + sum(w not in SMALL_WORDS for w in words[i:]) <= 2
+        if i == len(words):
+            return False
+        word = words[i]
+        small = word in SMALL_WORDS
+        if skipped + (not small) <= 2 and go(at, i + 1, skipped + (not small), letters):
+            return True
+        for n in range(len(word), 1, -1):
+            if label.startswith(word[:n], at) and go(at + n, i + 1, skipped, letters + n):
+                return True
+        return not small and label[at] == word[0] and go(at + 1, i + 1, skipped, letters)
+
+    return go(0, 0, 0, 0)
+
+
+def _first_letters(words: Sequence[str]) -> str:
+    """The letters a label written with `words` can start with: two words left out at most."""
+    firsts, skipped = "", 0
+    for word in words:
+        firsts += word[0]
+        skipped += word not in SMALL_WORDS
+        if skipped > 2:
+            break
+    return firsts
+
+
+def domain_suggestions(
+    v: NormalName, psa_names: Sequence[NormalName], by_start: Mapping[str, list[int]]
+) -> list[int]:
+    """The PSA companies whose words might write the vendor's domain label (`loosely_spells`),
+    when there are three at most: the suggestions a domain's abbreviations deserve
+    ("usherb.ca" -> "Université de Sherbrooke"), never a map."""
+    label = v.domain.split(".", 1)[0].replace("-", "") if v.domain else ""
+    if len(label) < 4:
+        return []
+    candidates = {i for a in range(len(label) - 3) for i in by_start.get(label[a : a + 4], ())}
+    found = [
+        i
+        for i in sorted(candidates)
+        if label[0] in _first_letters(psa_names[i].tokens)
+        and loosely_spells(label, tuple(psa_names[i].tokens))
+    ]
+    return found if len(found) <= 3 else []
 
 
 def domain_spells(

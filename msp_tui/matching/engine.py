@@ -34,6 +34,7 @@ from msp_tui.matching.containment import (
     SMALL_WORDS,
     company_leads,
     domain_spells,
+    domain_suggestions,
     group_extension,
     leading_parts,
     shortened,
@@ -184,6 +185,7 @@ class _Prepared:
     by_prefix: dict[str, list[int]] = field(default_factory=dict)  # leading words -> longer
     by_initials: dict[str, list[int]] = field(default_factory=dict)  # "adp" -> Automatic Data P.
     by_word: dict[str, list[int]] = field(default_factory=dict)  # every word of every name
+    by_start: dict[str, list[int]] = field(default_factory=dict)  # words' first four letters
 
 
 def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
@@ -204,6 +206,9 @@ def _prepare_psa(psa: Sequence[Party]) -> _Prepared:
     )
     prepared.by_initials = _index((_initials(n), i) for i, n in enumerate(names))
     prepared.by_word = _index((w, i) for i, n in enumerate(names) for w in set(n.tokens))
+    prepared.by_start = _index(
+        (w[:4], i) for i, n in enumerate(names) for w in {t for t in n.tokens if len(t) > 3}
+    )
     return prepared
 
 
@@ -431,8 +436,13 @@ def _near_candidates(
         for pi, raw in zip(c[start:stop].tolist(), scores[start:stop].tolist(), strict=True):
             found[int(r[start])][pi] = bool(raw == column_best[pi] and column_holders[pi] == 1)
     initials: dict[int, set[int]] = defaultdict(set)
+    spelled: dict[int, list[int]] = {}
     for row, vi in enumerate(rows):
         v = vnames[vi]
+        if v.domain:  # "usherb.ca": "Université de Sherbrooke", however unlike the names
+            spelled[row] = domain_suggestions(v, psa.names, psa.by_start)
+            for pi in spelled[row]:
+                found[row].setdefault(pi, False)
         same_first = psa.by_first.get(v.tokens[0], ())
         if len(same_first) <= config.candidates_per_account:
             for pi in same_first:
@@ -453,7 +463,9 @@ def _near_candidates(
             decide = _score(v, p)
             rank = _rank(v, p, decide)
             why = "similar name"
-            if pi in initials[row] and rank < 85:
+            if pi in spelled.get(row, ()) and rank < 88:
+                rank, why = 88.0 - 2 * (len(spelled[row]) > 1), "name in domain"
+            elif pi in initials[row] and rank < 85:
                 rank, why = 85.0, "initials"
             elif p.key.startswith(v.key + " "):
                 why = "leading part"

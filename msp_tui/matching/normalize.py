@@ -212,14 +212,17 @@ def normalize_name(name: str) -> NormalName:
     if len(tokens) > 1:  # "Orient Paper & Industries" is "Orient Paper Industries"
         tokens = [t for t in tokens if t != "and"] or tokens
     full_squash = "".join(tokens)
-    removed = Counter(tokens)
-    tokens = _strip_legal(tokens)
-    removed.subtract(tokens)
-    gone = {t for t, n in removed.items() if n > 0}
-    legal = {LEGAL_KINDS[t] for t in gone if t in LEGAL_KINDS}
-    legal |= {kind for words, kind in _SPELLED_OUT.items() if gone.issuperset(words)}
-    key = " ".join(tokens)
-    return NormalName(name, key, key.replace(" ", ""), full_squash, domain, frozenset(legal))
+    kept = _strip_legal(tokens[:])
+    legal: frozenset[str] = frozenset()
+    if len(kept) < len(tokens):  # most names carry no legal form: nothing to count
+        removed = Counter(tokens)
+        removed.subtract(kept)
+        gone = {t for t, n in removed.items() if n > 0}
+        kinds = {LEGAL_KINDS[t] for t in gone if t in LEGAL_KINDS}
+        kinds |= {kind for words, kind in _SPELLED_OUT.items() if gone.issuperset(words)}
+        legal = frozenset(kinds)
+    key = " ".join(kept)
+    return NormalName(name, key, key.replace(" ", ""), full_squash, domain, legal)
 
 
 def other_entity(a: NormalName, b: NormalName) -> bool:
