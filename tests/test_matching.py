@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from msp_tui.cli import main
+from msp_tui.matching.containment import MAX_LABEL
 from msp_tui.matching.engine import Party, match_accounts, prepare_psa
 from msp_tui.matching.normalize import normalize_name, registrable_domain
 
@@ -157,6 +158,17 @@ def test_a_domain_of_abbreviated_words_suggests_the_company_it_might_spell() -> 
         assert decisions[vendor].decision == "suggested"  # never a map: too loose for that
         assert decisions[vendor].suggestions[0].psa_id == company
         assert decisions[vendor].suggestions[0].reason == "name in domain"
+
+
+def test_a_domain_label_longer_than_any_written_name_is_not_spelled_out() -> None:
+    # Vendor names come from outside and spelling a label out is search: a label past
+    # MAX_LABEL letters is left alone (bench/match_hostile.py measures the bound).
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+    psa = [Party("1", " ".join(words) + " holdings"), Party("2", "Kilo Lima Mike November")]
+    got = why([Party("a", "".join(words) + ".com"), Party("b", "kilolimamike.com")], psa)
+    assert len("".join(words)) > MAX_LABEL
+    assert got["a"][0] != "auto"
+    assert got["b"] == ("auto", "2", "name in domain")  # the same rule, a label of 12
 
 
 def test_a_leading_part_is_never_auto_when_it_could_be_another_company() -> None:

@@ -160,6 +160,12 @@ def shortened(
     return pick
 
 
+# Bounds on the work one domain may cause (vendor names are untrusted): a label longer than
+# any name a company writes in its domain, or words shared with too many companies to settle
+# anything, are not spelled out.
+MAX_LABEL = 40
+MAX_CANDIDATES = 300
+
 # Small words a domain leaves out ("University of Strasbourg" -> "unistrasbourg").
 SMALL_WORDS = frozenset({"a", "and", "at", "da", "das", "de", "del", "der", "des", "di", "do",
                           "dos", "du", "e", "et", "for", "fur", "in", "la", "le", "of", "the",
@@ -238,7 +244,7 @@ def _cut(label: str, words: tuple[str, ...]) -> bool:
                 return True
         if small or label[at] != word[0]:
             return False
-        return go(at + 1, i + 1, skipped, anchored, initials + 1)
+        return initials < 3 and go(at + 1, i + 1, skipped, anchored, initials + 1)
 
     return go(0, 0, 0, False, 0)
 
@@ -264,7 +270,7 @@ def loosely_spells(label: str, words: tuple[str, ...]) -> bool:
         if skipped + (not small) <= 2 and go(at, i + 1, skipped + (not small), letters):
             return True
         for n in range(len(word), 1, -1):
-            if label.startswith(word[:n], at) and go(at + n, i + 1, skipped, letters + n):
+            if label.startswith(word[:n], at) and go(at + n, i + 1, skipped, min(letters + n, 3)):
                 return True
         return not small and label[at] == word[0] and go(at + 1, i + 1, skipped, letters)
 
@@ -289,9 +295,11 @@ def domain_suggestions(
     when there are three at most: the suggestions a domain's abbreviations deserve
     ("usherb.ca" -> "Université de Sherbrooke"), never a map."""
     label = v.domain.split(".", 1)[0].replace("-", "") if v.domain else ""
-    if len(label) < 4:
+    if not 4 <= len(label) <= MAX_LABEL:
         return []
     candidates = {i for a in range(len(label) - 3) for i in by_start.get(label[a : a + 4], ())}
+    if len(candidates) > MAX_CANDIDATES:
+        return []
     found = [
         i
         for i in sorted(candidates)
@@ -322,9 +330,10 @@ def domain_spells(
     initials = set(by_initials.get(v.squash, ()))
     label = v.domain.split(".", 1)[0].replace("-", "")  # as written: "univ", not "university"
     spelled = set()
-    if len(label) >= 5:
+    if 5 <= len(label) <= MAX_LABEL:
         candidates = {i for a in range(len(label) - 3) for b in range(a + 4, len(label) + 1)
                       for i in by_word.get(label[a:b], ())}  # fmt: skip
+        candidates = candidates if len(candidates) <= MAX_CANDIDATES else set()
         spelled = {i for i in candidates if _spells(label, psa_names[i].tokens)}
     found = spelled | initials
     if len(found) > 1 and academic_domain(v.domain):  # "hoshi.ac.jp": not "Hoshi Iryo Sanki"
