@@ -26,10 +26,10 @@ DATA = Path(__file__).with_name("matching") / "data"
 
 
 def crafted_psa() -> list[Party]:
-    """Names that a repeated "ab" label could be written with, in as many ways as possible."""
+    """Names that repeated "ab" and "de" labels could be written with, in as many ways as
+    possible: words starting alike, and runs of a small word ("de") a domain may leave out."""
     alike = [" ".join("ab" * (1 + (i + j) % 4) for j in range(12)) for i in range(290)]
-    small = [" ".join(["de"] * 60 + ["ab" * (1 + (i + j) % 4) for j in range(6)])
-             for i in range(290)]  # fmt: skip
+    small = [" ".join(["de"] * 22 + ["dede" + "x" * (i % 3)]) for i in range(290)]
     return [Party(f"X{i}", name) for i, name in enumerate(alike + small)]
 
 
@@ -52,7 +52,9 @@ def main() -> None:
         domains = [r["name"] for r in csv.DictReader(fh) if r["kind"] == "domain-vs-name"]
     psa = prepare_psa(real + crafted_psa())
     n = args.accounts
-    hostile = [Party(f"H{i}", ("ab" * 20)[: 40 - i % 11] + ".com") for i in range(n)]
+    hostile = [
+        Party(f"H{i}", (("ab", "de")[i % 2] * 20)[: 40 - i % 11] + "q.com") for i in range(n)
+    ]
     ordinary = [Party(f"O{i}", domains[i % len(domains)]) for i in range(n)]
     base, bad = best(ordinary, psa), best(hostile, psa)
     print(f"PSA side: {len(real):,} real names + {len(crafted_psa())} crafted")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from msp_tui.cli import main
-from msp_tui.matching.containment import MAX_LABEL
+from msp_tui.matching import domains
+from msp_tui.matching.domains import MAX_LABEL
 from msp_tui.matching.engine import Party, match_accounts, prepare_psa
 from msp_tui.matching.normalize import normalize_name, registrable_domain
 
@@ -169,6 +170,26 @@ def test_a_domain_label_longer_than_any_written_name_is_not_spelled_out() -> Non
     assert len("".join(words)) > MAX_LABEL
     assert got["a"][0] != "auto"
     assert got["b"] == ("auto", "2", "name in domain")  # the same rule, a label of 12
+
+
+def test_a_hostile_domain_runs_out_of_steps_instead_of_searching_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "dedede..." against names of many "de": without remembered states and a budget this
+    # search is exponential (minutes for one account); now it stops and the account is left
+    # to the near-name suggestions.
+    budgets: list[domains._Budget] = []
+
+    class Recorded(domains._Budget):
+        def __init__(self) -> None:
+            super().__init__()
+            budgets.append(self)
+
+    monkeypatch.setattr(domains, "_Budget", Recorded)
+    psa = [Party(str(i), " ".join(["de"] * 22 + ["dede" + "x" * (i % 3)])) for i in range(60)]
+    decisions = match_accounts([Party("a", "de" * 19 + "q.com")], psa)
+    assert decisions[0].decision != "auto"
+    assert any(b.left < 0 for b in budgets)  # the search was cut off, not finished
 
 
 def test_a_leading_part_is_never_auto_when_it_could_be_another_company() -> None:

@@ -31,15 +31,13 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from msp_tui.matching.containment import (
-    SMALL_WORDS,
     company_leads,
-    domain_spells,
-    domain_suggestions,
     group_extension,
     leading_parts,
     shortened,
     vendor_leads,
 )
+from msp_tui.matching.domains import SMALL_WORDS, domain_spells, domain_suggestions
 from msp_tui.matching.normalize import (
     NormalName,
     normalize_name,
@@ -266,8 +264,8 @@ def _strong_evidence(
 
 
 def _contained(v: NormalName, psa: _Prepared, vendor_leading: Counter[str]) -> _Auto | None:
-    """An automatic decision from one name inside the other (`msp_tui.matching.containment`),
-    scored by how much of the longer name the shorter one is."""
+    """An automatic decision from one name inside the other (`msp_tui.matching.containment`,
+    `msp_tui.matching.domains`), scored by how much of the longer name the shorter one is."""
     pick = vendor_leads(v, psa.names, psa.by_prefix, vendor_leading)
     reason = "leading part"
     if pick is None and not psa.by_prefix.get(v.key):
