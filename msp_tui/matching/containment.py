@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from msp_tui.matching.domains import academic_domain, institution
+from msp_tui.matching.domains import schools_first
 from msp_tui.matching.normalize import NormalName, other_entity
 
 # Words that name a company's place in its group, not another line of business: "Nexon" may
@@ -68,9 +68,7 @@ def vendor_leads(
     Mobility EV Infra Private Limited")."""
     if v.legal or v.full_squash != v.squash or len(v.squash) < 4:
         return None
-    longer = set(by_prefix.get(v.key, ()))
-    if len(longer) > 1 and v.domain and academic_domain(v.domain):  # "ohio.edu"
-        longer = {i for i in longer if institution(psa_names[i])}
+    longer = schools_first(v, set(by_prefix.get(v.key, ())), psa_names)  # "ohio.edu"
     if len(longer) != 1:
         return None
     pick = longer.pop()

@@ -96,10 +96,10 @@ def _spells(label: str, words: Sequence[str], budget: _Budget) -> bool:
     if label[0] not in _first_letters(words) and not label.startswith(("the", "and")):
         return False  # a cheap test first: most candidates fail it
     whole, mixed = _remembered(whole_step, budget), _remembered(mixed_step, budget)
-    return whole(0, 0, 0) or mixed(0, 0, False) or _cut(label, tuple(words), budget)
+    return whole(0, 0, 0) or mixed(0, 0, False) or _cut(label, words, budget)
 
 
-def _cut(label: str, words: tuple[str, ...], budget: _Budget) -> bool:
+def _cut(label: str, words: Sequence[str], budget: _Budget) -> bool:
     """`label` is written with `words` in order, each whole, cut short (three letters or more
     of a word of five or more: "gym" of "gymnasium", "univ" of "universite", "prep" of
     "preparatory"), by its first letter (three at most) or left out (small words freely, two
@@ -137,7 +137,7 @@ def _cut(label: str, words: tuple[str, ...], budget: _Budget) -> bool:
     return go(0, 0, 0, False, 0)
 
 
-def loosely_spells(label: str, words: tuple[str, ...], budget: _Budget) -> bool:
+def loosely_spells(label: str, words: Sequence[str], budget: _Budget) -> bool:
     """`label` might be written with `words`: as `_cut`, but any start of a word of two letters
     or more counts and three letters in such pieces are enough ("usherb": "universite de
     sherbrooke", "uwplatt": "university of wisconsin platteville"). For suggestions only."""
@@ -156,7 +156,7 @@ def loosely_spells(label: str, words: tuple[str, ...], budget: _Budget) -> bool:
                 return True
         return not small and label[at] == word[0] and go(at + 1, i + 1, skipped, letters)
 
-    if len(words) > MAX_WORDS:
+    if len(words) > MAX_WORDS or label[0] not in _first_letters(words):
         return False
     go = _remembered(step, budget)
     return go(0, 0, 0, 0)
@@ -173,13 +173,19 @@ def _first_letters(words: Sequence[str]) -> str:
     return firsts
 
 
+def _label(v: NormalName) -> str:
+    """The domain's first label as written, hyphens gone: "univ-reunion", not the normalised
+    "university reunion"; empty when the name is no domain."""
+    return v.domain.split(".", 1)[0].replace("-", "") if v.domain else ""
+
+
 def domain_suggestions(
     v: NormalName, psa_names: Sequence[NormalName], by_start: Mapping[str, list[int]]
 ) -> list[int]:
     """The PSA companies whose words might write the vendor's domain label (`loosely_spells`),
     when there are three at most: the suggestions a domain's abbreviations deserve
     ("usherb.ca" -> "Université de Sherbrooke"), never a map."""
-    label = v.domain.split(".", 1)[0].replace("-", "") if v.domain else ""
+    label = _label(v)
     if not 4 <= len(label) <= MAX_LABEL:
         return []
     candidates = {i for a in range(len(label) - 3) for i in by_start.get(label[a : a + 4], ())}
@@ -188,10 +194,7 @@ def domain_suggestions(
     budget = _Budget()
     try:
         found = [
-            i
-            for i in sorted(candidates)
-            if label[0] in _first_letters(psa_names[i].tokens)
-            and loosely_spells(label, tuple(psa_names[i].tokens), budget)
+            i for i in sorted(candidates) if loosely_spells(label, psa_names[i].tokens, budget)
         ]
     except _OutOfSteps:
         return []
@@ -217,7 +220,7 @@ def domain_spells(
     if not v.domain or len(v.squash) < 4:
         return None
     initials = set(by_initials.get(v.squash, ()))
-    label = v.domain.split(".", 1)[0].replace("-", "")  # as written: "univ", not "university"
+    label = _label(v)
     spelled = set()
     if 5 <= len(label) <= MAX_LABEL:
         candidates = {i for a in range(len(label) - 3) for b in range(a + 4, len(label) + 1)
@@ -228,9 +231,7 @@ def domain_spells(
             spelled = {i for i in candidates if _spells(label, psa_names[i].tokens, budget)}
         except _OutOfSteps:
             return None
-    found = spelled | initials
-    if len(found) > 1 and academic_domain(v.domain):  # "hoshi.ac.jp": not "Hoshi Iryo Sanki"
-        found = {i for i in found if institution(psa_names[i])}
+    found = schools_first(v, spelled | initials, psa_names)  # "hoshi.ac.jp": not "Hoshi Iryo"
     if len(found) != 1:
         return None
     pick = found.pop()
@@ -255,6 +256,14 @@ INSTITUTION_WORDS = frozenset({
 def academic_domain(domain: str) -> bool:
     """A domain only schools and universities register under ("hoshi.ac.jp", "plu.edu")."""
     return not ACADEMIC_LABELS.isdisjoint(domain.split(".")[1:])
+
+
+def schools_first(v: NormalName, found: set[int], psa_names: Sequence[NormalName]) -> set[int]:
+    """Of several companies a school's domain fits, the schools and universities among them
+    ("ohio.edu": "Ohio University", not "Ohio Valley Electric"); otherwise `found` as it is."""
+    if len(found) > 1 and v.domain and academic_domain(v.domain):
+        return {i for i in found if institution(psa_names[i])}
+    return found
 
 
 def institution(name: NormalName) -> bool:
