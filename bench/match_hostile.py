@@ -50,14 +50,15 @@ def main() -> None:
         real = [Party(r["id"], r["name"]) for r in csv.DictReader(fh)]
     with (DATA / "real_vendor.csv").open(encoding="utf-8") as fh:
         domains = [r["name"] for r in csv.DictReader(fh) if r["kind"] == "domain-vs-name"]
-    psa = prepare_psa(real + crafted_psa())
+    crafted = crafted_psa()
+    psa = prepare_psa(real + crafted)
     n = args.accounts
     hostile = [
         Party(f"H{i}", (("ab", "de")[i % 2] * 20)[: 40 - i % 11] + "q.com") for i in range(n)
     ]
     ordinary = [Party(f"O{i}", domains[i % len(domains)]) for i in range(n)]
     base, bad = best(ordinary, psa), best(hostile, psa)
-    print(f"PSA side: {len(real):,} real names + {len(crafted_psa())} crafted")
+    print(f"PSA side: {len(real):,} real names + {len(crafted)} crafted")
     print(f"{n} ordinary domains (the baseline): {base * 1000:7.1f} ms")
     print(f"{n} hostile domains:                 {bad * 1000:7.1f} ms = {bad / base:.1f}x")
 
