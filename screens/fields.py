@@ -18,6 +18,9 @@ def field_row(label: str, input_id: str, placeholder: str, *, masked: bool = Fal
 
 
 def mark_focused(screen: DOMNode, focused: DOMNode) -> None:
+    """▸ on the focused field's label; only the labels whose mark changes are redrawn (each
+    update lays the form out again)."""
     for label in screen.query(".field-label").results(Label):
-        target = (label.id or "").removeprefix("label-")
-        label.update(("▸ " if focused.id == target else "  ") + (label.name or ""))
+        marked = focused.id == (label.id or "").removeprefix("label-")
+        if str(label.content).startswith("▸") != marked:
+            label.update(("▸ " if marked else "  ") + (label.name or ""))

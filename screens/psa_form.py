@@ -68,6 +68,7 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
             self.kind = "connectwise"
 
     def compose(self) -> ComposeResult:
+        self._read_saved()
         yield AppHeader()
         with VerticalScroll(id="psa-form"):
             yield Label("[b]Connect the PSA[/b]: the one msp-tui reads billing from and writes to")
@@ -80,7 +81,8 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
             # Only the chosen kind's fields now; another kind's when it is first chosen (and
             # kept, with what was typed): every widget here costs the form's first frame.
             for kind in FIELDS:
-                with Vertical(id=f"fields-{kind}", classes="psa-fields"):
+                with Vertical(id=f"fields-{kind}", classes="psa-fields") as box:
+                    box.display = kind == self.kind
                     if kind == self.kind:
                         yield from self._rows(kind)
             yield Static("", id="psa-status")
@@ -90,40 +92,40 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
                 yield Button("Cancel (esc)", id="cancel", action="screen.cancel")
         yield Footer()
 
-    def on_mount(self) -> None:
+    def _read_saved(self) -> None:
+        """What the saved connection holds, given to its inputs as they are made (an input's
+        value set once it is mounted is validated and restyled again, on the form's first
+        frame): its settings by input id, and the secrets kept for it."""
+        self._saved: dict[str, str] = {}
         self._stored: dict[str, Secret] = {}  # input id -> the secret kept for it
         connection = self.connection
         if connection is not None and connection.kind in FIELDS:
-            for input_id, value in saved_values(connection).items():
-                self.value(input_id, value)
+            self._saved = saved_values(connection)
             scope = psa_secret_scope(connection)
             for f in FIELDS[connection.kind]:
                 kept = self.app.ctx.secrets.get(scope, f.stored_as) if f.secret else None
                 if kept:
                     self._stored[f.input_id] = Secret(kept)
-        for input_id in self._stored:
-            self.query_one(f"#{input_id}", Input).placeholder = STORED
-        self._typed_at_start = self._typed()
-        self._show_kind()
+        # What _typed() reads now: the saved settings, "" for every other field
+        self._typed_at_start = tuple(self._saved.get(f.input_id, "").strip()
+                                     for fields in FIELDS.values() for f in fields)  # fmt: skip
+
+    def on_mount(self) -> None:
         self.query_one(f"#{FIELDS[self.kind][0].input_id}", Input).focus()
 
     def on_descendant_focus(self, event) -> None:
         mark_focused(self, event.widget)
 
-    @staticmethod
-    def _rows(kind: str) -> list:
-        return [field_row(f.label, f.input_id, f.placeholder, masked=f.masked)
+    def _rows(self, kind: str) -> list:
+        return [field_row(f.label, f.input_id,
+                          STORED if f.input_id in self._stored else f.placeholder,
+                          masked=f.masked, value=self._saved.get(f.input_id, ""))
                 for f in FIELDS[kind]]  # fmt: skip
 
-    def value(self, input_id: str, value: str | None = None) -> str:
+    def value(self, input_id: str) -> str:
         """The field's text, stripped ("" for a kind whose fields were never shown)."""
-        found = self.query(f"#{input_id}").results(Input)
-        field = next(found, None)
-        if field is None:
-            return ""
-        if value is not None:
-            field.value = value
-        return field.value.strip()
+        field = next(self.query(f"#{input_id}").results(Input), None)
+        return field.value.strip() if field is not None else ""
 
     def _typed(self) -> tuple[str, ...]:
         return tuple(self.value(f.input_id) for fields in FIELDS.values() for f in fields)
