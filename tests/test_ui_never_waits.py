@@ -14,7 +14,8 @@ was doing. Counting begins at the app's first frame: Textual's start-up before i
 first compose) is the start-up bench's to measure; everything after it is in scope, mounting
 screens included. Work of ours is held to 50 ms of CPU; a callback with no frame of ours (Textual
 laying out and drawing a screen just shown) to 1.5x what a bare Textual app's form screen costs
-Textual in the same run (`textual_floor`), which on this 2-core machine is itself over 50 ms.
+Textual in the same run (`textual_floor`, taken before and after the session, the higher of the
+two), which on this 2-core machine is itself 25-50 ms.
 MSP_TUI_LOOP_REPORT=path writes the whole report (every callback over 50 ms,
 the steps and where the loop thread's time went) even when the guard passes.
 
@@ -280,9 +281,7 @@ async def textual_floor() -> float:
 @pytest.mark.timeout(300)
 async def test_a_session_through_every_screen_never_holds_the_loop(big_world, monkeypatch) -> None:
     demo, ctx, line = big_world
-    floor = await textual_floor()
-    monkeypatch.setattr(Textual, "floor", floor)
-    monkeypatch.setattr(Textual, "limit", Textual.FLOOR_FACTOR * floor)
+    floor_before = await textual_floor()
     app = MspTuiApp(ctx, serve_port=0, demo=demo)
     app.adapter_options = FAST
     with LoopWatch() as watch:
@@ -437,6 +436,12 @@ async def test_a_session_through_every_screen_never_holds_the_loop(big_world, mo
             await wait_until(pilot, lambda: not app.is_running)
         watch.phase = "after the app"
 
+    # Textual's floor on both sides of the session: this machine's speed drifts over the half
+    # minute it takes (its neighbours), and a floor taken once missed a slower stretch (a CI run:
+    # the help screen's first render, all Textual's, 53 ms against a floor of 30 before it).
+    floor = max(floor_before, await textual_floor())
+    monkeypatch.setattr(Textual, "floor", floor)
+    monkeypatch.setattr(Textual, "limit", Textual.FLOOR_FACTOR * floor)
     if os.environ.get("MSP_TUI_LOOP_REPORT"):  # the whole report, slow or not, for a look
         Path(os.environ["MSP_TUI_LOOP_REPORT"]).write_text(watch.report() + "\n")
     states = dict(Decision.select(Decision.state, fn.COUNT(Decision.id)).group_by(Decision.state)
