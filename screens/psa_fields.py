@@ -62,6 +62,7 @@ HALOPSA_FIELDS = (
 )  # fmt: skip
 FIELDS = {"connectwise": CONNECTWISE_FIELDS, "autotask": AUTOTASK_FIELDS,
           "halopsa": HALOPSA_FIELDS}  # fmt: skip
+ALL_FIELDS = tuple(f for fields in FIELDS.values() for f in fields)  # every kind's, in order
 
 # PsaSetupError.field -> the input to fix
 ERROR_INPUTS = {

@@ -19,7 +19,16 @@ from msp_tui.store.models import PsaConnection
 from screens.fields import field_row, mark_focused
 from screens.footer import Footer
 from screens.indicator import AppHeader
-from screens.psa_fields import ASKED, ERROR_INPUTS, FIELDS, accepted, check, save, saved_values
+from screens.psa_fields import (
+    ALL_FIELDS,
+    ASKED,
+    ERROR_INPUTS,
+    FIELDS,
+    accepted,
+    check,
+    save,
+    saved_values,
+)
 from screens.shown import shown
 
 STORED = "stored: leave empty to keep"
@@ -107,8 +116,7 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
                 if kept:
                     self._stored[f.input_id] = Secret(kept)
         # What _typed() reads now: the saved settings, "" for every other field
-        self._typed_at_start = tuple(self._saved.get(f.input_id, "").strip()
-                                     for fields in FIELDS.values() for f in fields)  # fmt: skip
+        self._typed_at_start = tuple(self._saved.get(f.input_id, "").strip() for f in ALL_FIELDS)
 
     def on_mount(self) -> None:
         self.query_one(f"#{FIELDS[self.kind][0].input_id}", Input).focus()
@@ -128,7 +136,7 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
         return field.value.strip() if field is not None else ""
 
     def _typed(self) -> tuple[str, ...]:
-        return tuple(self.value(f.input_id) for fields in FIELDS.values() for f in fields)
+        return tuple(self.value(f.input_id) for f in ALL_FIELDS)
 
     # --- the kind ------------------------------------------------------------------------------
 
@@ -245,6 +253,6 @@ authorisation server is elsewhere. msp-tui works with one PSA: saving another ki
                              answered)  # fmt: skip
 
     def on_unmount(self) -> None:
-        secret = ", ".join(f"#{f.input_id}" for fs in FIELDS.values() for f in fs if f.secret)
+        secret = ", ".join(f"#{f.input_id}" for f in ALL_FIELDS if f.secret)
         for field in self.query(secret).results(Input):
             field.value = ""  # typed keys and secrets leave memory with the form
